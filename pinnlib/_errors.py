@@ -1,0 +1,58 @@
+"""Helpers that build the library's error messages: argument, what came, how to fix."""
+
+
+import jax
+import numpy as np
+
+
+def bad_argument(where: str, what: str, received, fix: str) -> ValueError:
+    """A ``ValueError`` naming ``where`` (call syntax), what was expected and the fix."""
+    return ValueError(f"{where}: expected {what}, got {received!r}. {fix}")
+
+
+def check_points(where: str, points, dim: int | None = None) -> None:
+    """Raise at trace time unless ``points`` is a non-empty ``(n, d)`` float array."""
+    shape = getattr(points, "shape", None)
+    if shape is None or len(shape) != 2:
+        raise bad_argument(
+            where, "a 2-d array of points of shape (n, d)", shape if shape else points,
+            "Stack the points as rows, one point per row.",
+        )
+    if shape[0] == 0:
+        raise bad_argument(
+            where, "at least one point", shape, "Sample a positive number of points."
+        )
+    if dim is not None and shape[1] != dim:
+        raise bad_argument(
+            where, f"points of dimension {dim} (shape (n, {dim}))", shape,
+            f"Each point needs {dim} coordinates; check the domain or the points.",
+        )
+    if not np.issubdtype(points.dtype, np.floating):
+        raise bad_argument(
+            where, "floating-point points", points.dtype,
+            "Convert the points with jnp.asarray(points, jnp.float32) (or float64).",
+        )
+
+
+def check_finite(where: str, value) -> None:
+    """Raise if a concrete (non-traced) coefficient is NaN or infinite."""
+    if isinstance(value, jax.core.Tracer):
+        return
+    arr = np.asarray(value)
+    if np.issubdtype(arr.dtype, np.number) and not np.all(np.isfinite(arr)):
+        raise bad_argument(
+            where, "a finite value", value if arr.size < 8 else f"array with non-finite "
+            "entries", "Pass finite coefficients (check for NaN or inf upstream).",
+        )
+
+
+def check_positive_int(where: str, value) -> int:
+    """Return ``value`` as an int, raising unless it is a positive Python integer."""
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value <= 0:
+        raise bad_argument(
+            where, "a positive integer", value, "Pass a Python int greater than zero."
+        )
+    return int(value)
+
+
+__all__ = ["bad_argument", "check_finite", "check_points", "check_positive_int"]
