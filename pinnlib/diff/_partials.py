@@ -1,0 +1,96 @@
+"""One entry point for derivatives of a point function: ``partials``."""
+
+from collections.abc import Sequence
+
+import jax
+import jax.numpy as jnp
+from jaxtyping import Array, Float
+
+from .._custom_types import Point, PointFn
+from .._errors import bad_argument
+from ._taylor import fused_partials, is_fusable
+
+
+def _directional(f: PointFn, axis: int) -> PointFn:
+    def derivative(x):
+        tangent = jnp.zeros_like(x).at[axis].set(1)
+        return jax.jvp(f, (x,), (tangent,))[1]
+
+    return derivative
+
+
+def _nested(u: PointFn, index: tuple[int, ...]) -> PointFn:
+    f = u
+    for axis in index:
+        f = _directional(f, axis)
+    return f
+
+
+def _normalise(index, dim: int) -> tuple[int, ...]:
+    index = (index,) if isinstance(index, int) else tuple(index)
+    for axis in index:
+        if not isinstance(axis, int) or not -dim <= axis < dim:
+            raise bad_argument(
+                "pinnlib.diff.partials(*indices)",
+                f"tuples of coordinate indices in [-{dim}, {dim})", index,
+                f"The point has {dim} coordinates; e.g. (0, 0) is u_xx and (-1,) the "
+                "time derivative of a space-time field.",
+            )
+    return tuple(a % dim for a in index)
+
+
+def partials(
+    u: PointFn,
+    x: Point,
+    *indices: int | Sequence[int],
+    fused: bool | None = None,
+) -> tuple[Float[Array, "*m"], ...]:
+    r"""Evaluate a field and several of its partial derivatives at one point, together.
+
+    For each multi-index $\alpha = (i_1, \dots, i_k)$ returns
+    $\partial^k u / \partial x_{i_1} \cdots \partial x_{i_k}$ at $x$; the empty index
+    `()` is $u(x)$ itself. Asking for everything a residual needs in one call lets the
+    derivatives share work.
+
+    **AD mode.** Forward mode throughout (PINN points have few coordinates, so
+    forward mode beats reverse mode: one Jacobian–vector product per direction).
+    For MLP fields (`eqx.nn.MLP`, or an `eqx.nn.Sequential` of input embeddings
+    ending in one) and orders $\le 2$, the value and derivative streams are pushed
+    through the layers together — one matmul per layer for all streams (Taylor mode,
+    "forward Laplacian" style; see `benchmarks/operators_speed.py`). Otherwise, and
+    for higher orders, nested `jax.jvp`.
+
+    **Arguments:**
+
+    - `u`: point function `u(x)` returning shape `()` or `(m,)`.
+    - `x`: one point, shape `(d,)`.
+    - `*indices`: multi-indices, each a tuple of coordinate indices (negative allowed,
+      so `(-1,)` is $u_t$ for space-time points) or a single int for a first
+      derivative.
+    - `fused`: `None` (default) picks the fused path when possible; `False` forces
+      nested `jax.jvp`; `True` requires the fused path (keyword-only).
+
+    **Returns:** a tuple with one array per index, each shaped like `u(x)`.
+
+    !!! example
+
+        ```python
+        # Burgers: u, u_t, u_x, u_xx at one point (x, t)
+        u_, u_t, u_x, u_xx = pl.diff.partials(u, xt, (), (1,), (0,), (0, 0))
+        ```
+    """
+    if getattr(x, "ndim", None) != 1:
+        raise bad_argument(
+            "pinnlib.diff.partials(x=...)", "one point of shape (d,)",
+            getattr(x, "shape", x), "Evaluate at a single point and batch with jax.vmap.",
+        )
+    idx = tuple(_normalise(i, x.shape[0]) for i in indices)
+    can_fuse = is_fusable(u) and all(len(i) <= 2 for i in idx)
+    if fused and not can_fuse:
+        raise bad_argument(
+            "pinnlib.diff.partials(fused=True)", "an MLP field and derivative orders <= 2",
+            type(u).__name__, "Pass fused=None to fall back to nested jax.jvp.",
+        )
+    if can_fuse and fused is not False:
+        return fused_partials(u, x, idx)
+    return tuple(_nested(u, i)(x) for i in idx)

@@ -1,0 +1,171 @@
+"""Input embeddings: scaling to the domain, random Fourier features, periodic embedding.
+
+Each is a layer acting on one point, with the ``key=None`` keyword that
+``eqx.nn.Sequential`` passes, so a field is built as
+``eqx.nn.Sequential([pl.nn.Normalize(...), pl.nn.mlp(...)])``.
+"""
+
+import math
+from collections.abc import Sequence
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+from jaxtyping import Array, Float, PRNGKeyArray
+
+from .._errors import bad_argument, check_positive_int
+
+
+def _as_floats(where: str, values) -> tuple[float, ...]:
+    floats = tuple(float(v) for v in jnp.ravel(jnp.asarray(values)).tolist())
+    if not all(math.isfinite(v) for v in floats):
+        raise bad_argument(where, "finite numbers", values, "Pass finite bounds.")
+    return floats
+
+
+class Normalize(eqx.Module):
+    r"""Affine map of a domain's bounding box onto $[-1, 1]^d$.
+
+    $\hat x_i = 2 (x_i - a_i) / (b_i - a_i) - 1$. Networks train best on inputs of
+    order one; put this first in a field whose domain is not $[-1, 1]^d$.
+
+    **Arguments:**
+
+    - `lower`, `upper`: sequences of $d$ floats, the box $[a, b]$ (for example
+      `domain.lower`, `domain.upper`).
+
+    !!! example
+
+        ```python
+        u = eqx.nn.Sequential([pl.nn.Normalize((0.0, 0.0), (2.0, 1.0)),
+                               pl.nn.mlp(2, key=jax.random.key(0))])
+        ```
+    """
+
+    lower: tuple[float, ...] = eqx.field(static=True)
+    upper: tuple[float, ...] = eqx.field(static=True)
+
+    def __init__(self, lower: Sequence[float], upper: Sequence[float]):
+        self.lower = _as_floats("pinnlib.nn.Normalize(lower=...)", lower)
+        self.upper = _as_floats("pinnlib.nn.Normalize(upper=...)", upper)
+
+    def __check_init__(self):
+        if len(self.lower) != len(self.upper) or any(
+            a >= b for a, b in zip(self.lower, self.upper)
+        ):
+            raise bad_argument(
+                "pinnlib.nn.Normalize(lower=..., upper=...)",
+                "bounds of equal length with lower < upper", (self.lower, self.upper),
+                "Pass the domain's lower and upper corners.",
+            )
+
+    @property
+    def out_size(self) -> int:
+        return len(self.lower)
+
+    def __call__(self, x: Float[Array, " d"], *, key=None) -> Float[Array, " d"]:
+        lower = jnp.asarray(self.lower, x.dtype)
+        scale = 2.0 / (jnp.asarray(self.upper, x.dtype) - lower)
+        return (x - lower) * scale - 1.0
+
+
+class FourierFeatures(eqx.Module):
+    r"""Random Fourier features $\gamma(x) = [\cos(2\pi B x), \sin(2\pi B x)]$.
+
+    $B \in \mathbb{R}^{k \times d}$ has entries $\mathcal{N}(0, \sigma^2)$ and is fixed
+    (held under `stop_gradient`), as in Tancik et al. (2020) and Wang, Wang &
+    Perdikaris (2021) for multi-scale PINNs.
+
+    **Arguments:**
+
+    - `in_size`: point dimension $d$.
+    - `num_features`: $k$; the output has $2k$ entries (`out_size`).
+    - `scale`: $\sigma$ (keyword-only, default 1.0); larger values fit higher
+      frequencies.
+    - `key`: PRNG key (keyword-only). `dtype`: default float dtype if `None`.
+
+    !!! example
+
+        ```python
+        ff = pl.nn.FourierFeatures(2, 64, scale=2.0, key=jax.random.key(0))
+        u = eqx.nn.Sequential([ff, pl.nn.mlp(ff.out_size, key=jax.random.key(1))])
+        ```
+    """
+
+    frequencies: Float[Array, "k d"]
+
+    def __init__(
+        self, in_size: int, num_features: int, *, scale: float = 1.0,
+        key: PRNGKeyArray, dtype=None,
+    ):
+        in_size = check_positive_int("pinnlib.nn.FourierFeatures(in_size=...)", in_size)
+        k = check_positive_int(
+            "pinnlib.nn.FourierFeatures(num_features=...)", num_features
+        )
+        dtype = jnp.zeros((), dtype).dtype
+        self.frequencies = scale * jax.random.normal(key, (k, in_size), dtype)
+
+    @property
+    def out_size(self) -> int:
+        return 2 * self.frequencies.shape[0]
+
+    def __call__(self, x: Float[Array, " d"], *, key=None) -> Float[Array, " f"]:
+        z = 2 * jnp.pi * (jax.lax.stop_gradient(self.frequencies) @ x)
+        return jnp.concatenate([jnp.cos(z), jnp.sin(z)])
+
+
+class PeriodicEmbedding(eqx.Module):
+    r"""Exact periodicity: $x_i \mapsto (\cos(2\pi x_i / P_i), \sin(2\pi x_i / P_i))$.
+
+    Coordinates in `axes` are replaced by a cosine/sine pair, so any network applied
+    after it is exactly $P_i$-periodic in $x_i$ (Dong & Ni 2021); the other
+    coordinates pass through unchanged, first, in their original order.
+
+    **Arguments:**
+
+    - `in_size`: point dimension $d$.
+    - `axes`: the periodic coordinates (ints, negative allowed).
+    - `periods`: their periods $P_i$ (floats, same length as `axes`).
+
+    !!! example
+
+        ```python
+        emb = pl.nn.PeriodicEmbedding(2, axes=(0,), periods=(2.0,))  # x periodic on [-1, 1]
+        u = eqx.nn.Sequential([emb, pl.nn.mlp(emb.out_size, key=jax.random.key(0))])
+        ```
+    """
+
+    in_size: int = eqx.field(static=True)
+    axes: tuple[int, ...] = eqx.field(static=True)
+    periods: tuple[float, ...] = eqx.field(static=True)
+
+    def __init__(self, in_size: int, *, axes: Sequence[int], periods: Sequence[float]):
+        self.in_size = check_positive_int(
+            "pinnlib.nn.PeriodicEmbedding(in_size=...)", in_size
+        )
+        axes = tuple(int(a) for a in axes)
+        if not axes or any(not -in_size <= a < in_size for a in axes):
+            raise bad_argument(
+                "pinnlib.nn.PeriodicEmbedding(axes=...)",
+                f"a non-empty tuple of axes in [-{in_size}, {in_size})", axes,
+                "Name the periodic coordinates by index.",
+            )
+        self.axes = tuple(a % in_size for a in axes)
+        self.periods = _as_floats("pinnlib.nn.PeriodicEmbedding(periods=...)", periods)
+        if len(self.periods) != len(self.axes) or min(self.periods) <= 0:
+            raise bad_argument(
+                "pinnlib.nn.PeriodicEmbedding(periods=...)",
+                f"{len(self.axes)} positive periods (one per axis)", periods,
+                "Give one positive period per periodic axis.",
+            )
+
+    @property
+    def out_size(self) -> int:
+        return self.in_size + len(self.axes)
+
+    def __call__(self, x: Float[Array, " d"], *, key=None) -> Float[Array, " f"]:
+        keep = [i for i in range(self.in_size) if i not in self.axes]
+        angles = x[jnp.asarray(self.axes)] * jnp.asarray(
+            [2 * math.pi / p for p in self.periods], x.dtype
+        )
+        return jnp.concatenate([x[jnp.asarray(keep, int)], jnp.cos(angles), jnp.sin(angles)])
