@@ -1,0 +1,131 @@
+"""Weighted combination of named loss terms."""
+
+from collections.abc import Mapping
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jaxtyping import Array, Float, PyTree
+
+from .._custom_types import Args, LossTerm, PointFn, Scalar
+from .._errors import bad_argument
+
+RESERVED = ("loss", "step", "lr", "grad_norm")
+
+
+def _float_dtype(tree) -> np.dtype | None:
+    for leaf in jax.tree.leaves(tree):
+        if eqx.is_inexact_array(leaf):
+            return leaf.dtype
+    return None
+
+
+class CompositeLoss(eqx.Module):
+    r"""A weighted sum of named terms, $\mathcal{L} = \sum_k w_k \mathcal{L}_k$.
+
+    Made by `pinnlib.losses.combine`. Calling it as
+    `loss(model, batch, weights, args)` evaluates each term `k` on `batch[k]` and
+    returns `(total, {k: L_k})`: the unweighted value of every term is reported so it
+    can be logged and used by adaptive weighting. The weights are an argument (a
+    dict of scalars), never stored here, so strategies can update them.
+
+    **Arguments of the call:**
+
+    - `model`: the field, a point function.
+    - `batch`: a dict with one entry per term name (points `(n, d)`, or `(x, y)`
+      for data terms).
+    - `weights`: a dict `{name: scalar}` with the same names (see `init_weights`).
+    - `args`: coefficients passed to every term (e.g. `{"nu": 0.003}`), or `None`.
+
+    **Raises:** `ValueError`/`TypeError` at trace time when a term's points are
+    missing, or their dtype differs from the model's parameters.
+    """
+
+    terms: dict[str, LossTerm] = eqx.field(static=True)
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(self.terms)
+
+    def init_weights(self, dtype=None) -> dict[str, Float[Array, ""]]:
+        """Unit weights `{name: 1.0}` of the default (or given) float dtype."""
+        return {name: jnp.ones((), dtype) for name in self.terms}
+
+    def _check(self, model: PointFn, batch: Mapping, weights: Mapping) -> None:
+        for what, given in (("batch", batch), ("weights", weights)):
+            if not isinstance(given, Mapping) or set(given) != set(self.terms):
+                keys = sorted(given) if isinstance(given, Mapping) else type(given)
+                raise bad_argument(
+                    f"pinnlib.losses.combine(...)(..., {what}=...)",
+                    f"a dict with exactly the keys {sorted(self.terms)}", keys,
+                    f"Give one {what} entry per loss term (sampler names must match "
+                    "the term names).",
+                )
+        model_dtype = _float_dtype(model)
+        for name in self.terms:
+            dtype = _float_dtype(batch[name])
+            if model_dtype is not None and dtype is not None and dtype != model_dtype:
+                raise TypeError(
+                    f"pinnlib.losses.combine(...)(batch=...): the points of term "
+                    f"{name!r} are {dtype} but the model's parameters are "
+                    f"{model_dtype}. Sample points with dtype={model_dtype} (or build "
+                    "the model with the points' dtype); pinnlib never casts silently."
+                )
+
+    def __call__(
+        self, model: PointFn, batch: Mapping, weights: Mapping, args: Args = None
+    ) -> tuple[Float[Array, ""], dict[str, Float[Array, ""]]]:
+        self._check(model, batch, weights)
+        values = {name: term(model, batch[name], args) for name, term in self.terms.items()}
+        return weighted_sum(values, dict(weights)), values
+
+
+def combine(**terms) -> CompositeLoss:
+    r"""Combine named loss terms into $\mathcal{L} = \sum_k w_k \mathcal{L}_k$.
+
+    **Arguments:** `**terms`: `name=term`, each a `term(model, points, args)` built by
+    `residual`, `dirichlet`, `initial`, `neumann`, `periodic`, `data` or your own
+    function. The names key the batch, the weights and the history.
+
+    **Returns:** a `CompositeLoss`, called as `loss(model, batch, weights, args)` →
+    `(total, {name: value})`.
+
+    !!! example
+
+        ```python
+        loss = pl.losses.combine(
+            pde=pl.losses.residual(pl.pdes.burgers),
+            bc=pl.losses.dirichlet(0.0),
+            ic=pl.losses.initial(lambda p: -jnp.sin(jnp.pi * p[0])),
+        )
+        total, terms = loss(u, batch, loss.init_weights(), {"nu": 0.01 / jnp.pi})
+        ```
+    """
+    if not terms:
+        raise bad_argument(
+            "pinnlib.losses.combine(**terms)", "at least one named term", terms,
+            "Pass terms as keywords, e.g. combine(pde=residual(...)).",
+        )
+    for name, term in terms.items():
+        if name in RESERVED or not callable(term):
+            raise bad_argument(
+                f"pinnlib.losses.combine({name}=...)",
+                f"a callable loss term under a name other than {RESERVED}", term,
+                "Rename the term or pass a function term(model, points, args).",
+            )
+    return CompositeLoss(dict(terms))
+
+
+def weighted_sum(values: PyTree[Scalar], weights: PyTree[Scalar]) -> Float[Array, ""]:
+    r"""$\sum_k w_k v_k$ over two pytrees of the same structure (weights not differentiated).
+
+    !!! example
+
+        ```python
+        pl.losses.weighted_sum({"a": 1.0, "b": 2.0}, {"a": 0.5, "b": 1.0})   # 2.5
+        ```
+    """
+    weights = jax.lax.stop_gradient(weights)
+    products = jax.tree.map(lambda v, w: w * v, values, weights)
+    return jnp.asarray(sum(jax.tree.leaves(products)))

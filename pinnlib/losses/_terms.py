@@ -1,0 +1,214 @@
+"""Loss terms: each builder returns ``term(model, points, args) -> scalar``.
+
+Elementwise misfits are reduced by a mean over the points, and summed over the
+components of vector-valued fields: $\\mathcal{L} = \\frac1n \\sum_k \\|r(x_k)\\|^2$.
+"""
+
+from collections.abc import Callable, Sequence
+
+import jax
+import jax.numpy as jnp
+from jaxtyping import Array, Float
+
+from .._custom_types import Args, LossTerm, Point, PointFn, Scalar
+from .._errors import bad_argument, check_points
+from ..diff import gradient, partials
+
+
+def mean_squared(values: Float[Array, "n *m"]) -> Float[Array, ""]:
+    r"""$\frac1n \sum_k \|v_k\|^2$: mean over points of the squared (summed) misfit.
+
+    !!! example
+
+        ```python
+        pl.losses.mean_squared(jnp.array([1.0, 3.0]))   # 5.0
+        ```
+    """
+    squares = jnp.square(values).reshape(values.shape[0], -1)
+    return jnp.mean(jnp.sum(squares, axis=1))
+
+
+def _target(where: str, g) -> Callable[[Point], Scalar]:
+    if callable(g):
+        return g
+    try:
+        constant = float(g)
+    except (TypeError, ValueError):
+        raise bad_argument(
+            where, "a point function g(x) or a number", g,
+            "Pass e.g. `lambda x: -jnp.sin(jnp.pi * x[0])` or 0.0.",
+        ) from None
+    return lambda x: jnp.asarray(constant, x.dtype)
+
+
+def _pde_kwargs(args: Args) -> dict:
+    return {} if args is None else dict(args)
+
+
+def residual(pde: Callable[..., PointFn]) -> LossTerm:
+    r"""Mean squared PDE residual $\frac1n\sum_k \|r(x_k)\|^2$ over collocation points.
+
+    **Arguments:**
+
+    - `pde`: a residual builder `pde(u, **args) -> r` such as `pinnlib.pdes.burgers`;
+      at evaluation it receives the model and the loss `args` (a dict of
+      coefficients) as keyword arguments.
+
+    **Returns:** `term(model, points, args)`, with `points` of shape `(n, d)`.
+
+    !!! example
+
+        ```python
+        term = pl.losses.residual(pl.pdes.burgers)
+        term(u, points, {"nu": 0.01 / jnp.pi})
+        ```
+    """
+
+    def term(model: PointFn, points, args: Args = None) -> Float[Array, ""]:
+        check_points("pinnlib.losses.residual: points", points)
+        r = pde(model, **_pde_kwargs(args))
+        return mean_squared(jax.vmap(r)(points))
+
+    return term
+
+
+def dirichlet(g=0.0) -> LossTerm:
+    r"""Dirichlet condition $u = g$ on boundary points: $\frac1n\sum_k \|u(x_k) - g(x_k)\|^2$.
+
+    **Arguments:** `g`: a point function or a number (default 0).
+
+    !!! example
+
+        ```python
+        bc = pl.losses.dirichlet(0.0)
+        ```
+    """
+    target = _target("pinnlib.losses.dirichlet(g=...)", g)
+
+    def term(model: PointFn, points, args: Args = None) -> Float[Array, ""]:
+        check_points("pinnlib.losses.dirichlet: points", points)
+        return mean_squared(jax.vmap(lambda x: model(x) - target(x))(points))
+
+    return term
+
+
+def initial(g, *, velocity=None) -> LossTerm:
+    r"""Initial condition $u(x, t_0) = g(x)$, and $u_t(x, t_0) = h(x)$ if `velocity`.
+
+    Points are space-time points on the initial slice (time last). For second order
+    in time (wave), pass `velocity` $h$ to add $\frac1n\sum_k (u_t - h)^2$.
+
+    **Arguments:** `g`: point function (of the whole point) or number; `velocity`:
+    optional point function or number (keyword-only).
+
+    !!! example
+
+        ```python
+        ic = pl.losses.initial(lambda p: -jnp.sin(jnp.pi * p[0]))
+        ```
+    """
+    value = dirichlet(g)
+    if velocity is None:
+        return value
+    rate = _target("pinnlib.losses.initial(velocity=...)", velocity)
+
+    def term(model: PointFn, points, args: Args = None) -> Float[Array, ""]:
+        u_t = jax.vmap(lambda x: partials(model, x, (-1,))[0] - rate(x))(points)
+        return value(model, points, args) + mean_squared(u_t)
+
+    return term
+
+
+def neumann(g=0.0, *, normal: Sequence[float] | Callable[[Point], Array]) -> LossTerm:
+    r"""Neumann condition $\partial u/\partial n = \nabla u \cdot n = g$ on boundary points.
+
+    **Arguments:** `g`: point function or number; `normal`: the outward unit normal,
+    a fixed sequence of $d$ floats (one face) or a point function `x -> (d,)`
+    (keyword-only). Forward-mode gradient.
+
+    !!! example
+
+        ```python
+        right = pl.losses.neumann(0.0, normal=(1.0, 0.0))   # u_x = 0 on x = 1
+        ```
+    """
+    target = _target("pinnlib.losses.neumann(g=...)", g)
+    if callable(normal):
+        normal_fn = normal
+    else:
+        fixed = tuple(float(v) for v in normal)
+        normal_fn = lambda x: jnp.asarray(fixed, x.dtype)  # noqa: E731
+
+    def term(model: PointFn, points, args: Args = None) -> Float[Array, ""]:
+        check_points("pinnlib.losses.neumann: points", points)
+        flux = lambda x: gradient(model)(x) @ normal_fn(x) - target(x)  # noqa: E731
+        return mean_squared(jax.vmap(flux)(points))
+
+    return term
+
+
+def periodic(*, axis: int, period: float, derivatives: int = 1) -> LossTerm:
+    r"""Periodicity along `axis`: $u(x) = u(x + P e_i)$, and the first derivatives.
+
+    Points lie on the lower face; each is compared with its image on the upper
+    face. With `derivatives=1` (default) $\partial_i u$ must match too, which is what
+    makes a $C^1$-periodic solution; `derivatives=0` matches values only. (For exact
+    periodicity, build the field with `pinnlib.nn.PeriodicEmbedding` instead.)
+
+    !!! example
+
+        ```python
+        per = pl.losses.periodic(axis=0, period=2.0)   # x in [-1, 1]
+        ```
+    """
+    if derivatives not in (0, 1):
+        raise bad_argument(
+            "pinnlib.losses.periodic(derivatives=...)", "0 or 1", derivatives,
+            "Match values (0) or values and first derivatives (1).",
+        )
+    indices = ((), (axis,))[: derivatives + 1]
+
+    def term(model: PointFn, points, args: Args = None) -> Float[Array, ""]:
+        check_points("pinnlib.losses.periodic: points", points)
+
+        def mismatch(x):
+            shifted = x.at[axis].add(period)
+            lo, hi = partials(model, x, *indices), partials(model, shifted, *indices)
+            return jnp.stack([a - b for a, b in zip(lo, hi)])
+
+        return mean_squared(jax.vmap(mismatch)(points))
+
+    return term
+
+
+def data() -> LossTerm:
+    r"""Data misfit $\frac1n\sum_k \|u(x_k) - y_k\|^2$; its batch entry is `(x, y)`.
+
+    **Returns:** `term(model, (points, values), args)` with `points (n, d)`,
+    `values (n,)` or `(n, m)`.
+
+    !!! example
+
+        ```python
+        obs = pl.losses.data()
+        obs(u, (points, measured), None)
+        ```
+    """
+
+    def term(model: PointFn, observations, args: Args = None) -> Float[Array, ""]:
+        if not (isinstance(observations, tuple) and len(observations) == 2):
+            raise bad_argument(
+                "pinnlib.losses.data: batch entry", "a tuple (points, values)",
+                type(observations).__name__, "Put (x, y) in the batch under this name.",
+            )
+        points, values = observations
+        check_points("pinnlib.losses.data: points", points)
+        predicted = jax.vmap(model)(points)
+        if predicted.shape != values.shape:
+            raise bad_argument(
+                "pinnlib.losses.data: values", f"shape {predicted.shape}", values.shape,
+                "Give one observed value (or vector) per point.",
+            )
+        return mean_squared(predicted - values)
+
+    return term
