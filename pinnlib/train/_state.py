@@ -1,0 +1,109 @@
+"""The training state: one pytree holding everything a run needs to continue."""
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import optax
+from jaxtyping import Array, Float, Int, PRNGKeyArray, PyTree
+
+from .._custom_types import PointFn
+from .._errors import bad_argument
+from ..losses import CompositeLoss
+
+
+class TrainState(eqx.Module):
+    """Everything that changes during training, as one pytree.
+
+    Saving and restoring this pytree (e.g. with `eqx.tree_serialise_leaves`) resumes
+    a run exactly.
+
+    **Fields:**
+
+    - `model`: the field (an equinox module / point function).
+    - `opt_state`: the optax optimizer state for the model's inexact arrays.
+    - `weights`: loss weights `{term: scalar}` (a pytree, so strategies can update it).
+    - `key`: the PRNG key from which collocation points are redrawn.
+    - `step`: the number of optimizer steps taken, an int32 scalar array.
+    """
+
+    model: PointFn
+    opt_state: PyTree
+    weights: dict[str, Float[Array, ""]]
+    key: PRNGKeyArray
+    step: Int[Array, ""]
+
+
+def init_state(
+    model: PointFn,
+    optimizer: optax.GradientTransformation,
+    loss,
+    *,
+    key: PRNGKeyArray,
+    weights: dict | None = None,
+) -> TrainState:
+    r"""Build the initial `TrainState` for `model`, `optimizer` and `loss`.
+
+    The optimizer is initialised on the model's inexact arrays,
+    `optimizer.init(eqx.filter(model, eqx.is_inexact_array))`; the weights default to
+    one per loss term, in the model's float dtype.
+
+    **Arguments:**
+
+    - `model`: the field to train.
+    - `optimizer`: any optax transformation (`optax.adam(1e-3)`, `optax.lbfgs()`, ...).
+    - `loss`: the `CompositeLoss` from `pinnlib.losses.combine` (for the term names).
+    - `key`: PRNG key for redrawing collocation points (keyword-only).
+    - `weights`: initial loss weights, `{term: scalar}` (keyword-only, optional).
+
+    **Returns:** a `TrainState` with `step = 0`.
+
+    !!! example
+
+        ```python
+        state = pl.init_state(u, optax.adam(1e-3), loss, key=jax.random.key(1))
+        ```
+    """
+    if not isinstance(loss, CompositeLoss):
+        raise bad_argument(
+            "pinnlib.init_state(loss=...)", "a CompositeLoss from pinnlib.losses.combine",
+            type(loss).__name__, "Build the loss with pl.losses.combine(name=term, ...).",
+        )
+    params = eqx.filter(model, eqx.is_inexact_array)
+    leaves = jax.tree.leaves(params)
+    dtype = leaves[0].dtype if leaves else None
+    if weights is None:
+        weights = loss.init_weights(dtype)
+    elif set(weights) != set(loss.names):
+        raise bad_argument(
+            "pinnlib.init_state(weights=...)", f"a dict with keys {sorted(loss.names)}",
+            sorted(weights), "Give one weight per loss term.",
+        )
+    weights = {k: jnp.asarray(v, dtype) for k, v in weights.items()}
+    return TrainState(
+        model=model,
+        opt_state=optimizer.init(params),
+        weights=weights,
+        key=key,
+        step=jnp.zeros((), jnp.int32),
+    )
+
+
+def switch_optimizer(
+    state: TrainState, optimizer: optax.GradientTransformation
+) -> TrainState:
+    r"""Continue training `state` with another optimizer (e.g. Adam, then L-BFGS).
+
+    The model, loss weights, key and step count carry over; the optimizer state is
+    initialised afresh for `optimizer`. Build the matching step with
+    `pinnlib.make_step(loss, optimizer)`.
+
+    !!! example
+
+        ```python
+        lbfgs = optax.lbfgs()
+        state = pl.switch_optimizer(adam_result.state, lbfgs)
+        result = pl.fit(pl.make_step(loss, lbfgs), state, batch, 5000)
+        ```
+    """
+    params = eqx.filter(state.model, eqx.is_inexact_array)
+    return eqx.tree_at(lambda s: s.opt_state, state, optimizer.init(params))
