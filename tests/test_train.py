@@ -184,3 +184,26 @@ def test_no_trainer_engine_manager_or_callback_classes():
     assert names, "expected to find pinnlib classes"
     banned = ("trainer", "engine", "manager", "callback")
     assert not [n for n in names if any(b in n.lower() for b in banned)]
+
+
+def test_lbfgs_reuse_value_follows_the_same_trajectory():
+    lbfgs = optax.lbfgs()
+    loss, sampler, _, state = _problem(optimizer=lbfgs)
+    batch = pl.draw_batch(sampler, state, None)
+    runs = [
+        pl.fit(pl.make_step(loss, lbfgs, reuse_value=reuse), state, batch, 30,
+               args={"nu": NU}, progress=False)
+        for reuse in (False, True)
+    ]
+    for name in ("loss", "pde", "bc", "ic"):
+        np.testing.assert_allclose(runs[0].history[name], runs[1].history[name],
+                                   rtol=1e-9)
+    chex.assert_trees_all_close(_params(runs[0].state), _params(runs[1].state),
+                                rtol=1e-9)
+
+
+def test_reuse_value_needs_a_line_search_optimizer():
+    loss, sampler, _, state = _problem()
+    step = pl.make_step(loss, optax.adam(1e-3), reuse_value=True)
+    with pytest.raises(ValueError, match=r"make_step\(reuse_value=True\)"):
+        step(state, pl.draw_batch(sampler, state, None), {"nu": NU})

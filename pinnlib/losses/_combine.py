@@ -40,6 +40,16 @@ class CompositeLoss(eqx.Module):
 
     **Raises:** `ValueError`/`TypeError` at trace time when a term's points are
     missing, or their dtype differs from the model's parameters.
+
+    !!! example
+
+        ```python
+        loss = pl.losses.combine(pde=pl.losses.residual(pl.pdes.burgers),
+                                 bc=pl.losses.dirichlet(0.0))
+        total, terms = loss(u, {"pde": interior, "bc": boundary},
+                            loss.init_weights(), {"nu": 0.003})
+        terms["pde"], terms["bc"]
+        ```
     """
 
     terms: dict[str, LossTerm] = eqx.field(static=True)

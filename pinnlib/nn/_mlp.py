@@ -20,6 +20,7 @@ ACTIVATIONS: dict[str, Callable] = {
     "sigmoid": jax.nn.sigmoid,
     "relu": jax.nn.relu,
 }
+"""Activation names accepted by `pinnlib.nn.mlp(activation=...)`."""
 
 
 def _activation(name_or_fn: str | Callable) -> Callable:

@@ -30,6 +30,14 @@ class FitResult(eqx.Module):
     - `best_state`: the state with the lowest validation value (`None` without
       `validate`).
     - `stopped_early`: whether early stopping ended the run.
+
+    !!! example
+
+        ```python
+        result = pl.fit(step, state, sampler, 5000, args={"nu": nu})
+        result.history["loss"][-1], result.history["pde"][-1]
+        result = pl.fit(step, result.state, sampler, 5000, args={"nu": nu})  # continue
+        ```
     """
 
     state: TrainState

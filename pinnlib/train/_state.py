@@ -14,8 +14,8 @@ from ..losses import CompositeLoss
 class TrainState(eqx.Module):
     """Everything that changes during training, as one pytree.
 
-    Saving and restoring this pytree (e.g. with `eqx.tree_serialise_leaves`) resumes
-    a run exactly.
+    Restoring this pytree resumes a run exactly: the collocation points are a pure
+    function of `key` and `step` (see `pinnlib.draw_batch`).
 
     **Fields:**
 
@@ -24,6 +24,14 @@ class TrainState(eqx.Module):
     - `weights`: loss weights `{term: scalar}` (a pytree, so strategies can update it).
     - `key`: the PRNG key from which collocation points are redrawn.
     - `step`: the number of optimizer steps taken, an int32 scalar array.
+
+    !!! example
+
+        ```python
+        state = pl.init_state(u, optax.adam(1e-3), loss, key=jax.random.key(1))
+        int(state.step)    # 0
+        state.weights      # {"pde": 1.0, "bc": 1.0, "ic": 1.0}
+        ```
     """
 
     model: PointFn

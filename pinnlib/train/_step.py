@@ -4,6 +4,7 @@ from collections.abc import Callable, Mapping
 
 import equinox as eqx
 import jax
+import jax.numpy as jnp
 import optax
 from jaxtyping import Array, Float, PyTree
 
@@ -12,10 +13,26 @@ from .._errors import bad_argument
 from ..losses import CompositeLoss
 from ._state import TrainState
 
+def _dtype(params):
+    return jax.tree.leaves(params)[0].dtype
+
+
 Step = Callable[[TrainState, PyTree, Args], tuple[TrainState, dict[str, Array]]]
 
 
-def make_step(loss, optimizer: optax.GradientTransformation) -> Step:
+def _stored_value_and_grad(where: str, opt_state):
+    value, grad = optax.tree.get(opt_state, "value"), optax.tree.get(opt_state, "grad")
+    if value is None or grad is None:
+        raise bad_argument(
+            where, "an optimizer whose state stores `value` and `grad` (optax.lbfgs)",
+            type(opt_state).__name__, "Use reuse_value=False for other optimizers.",
+        )
+    return value, grad
+
+
+def make_step(
+    loss, optimizer: optax.GradientTransformation, *, reuse_value: bool = False
+) -> Step:
     r"""Build a pure training step `step(state, batch, args=None) -> (state, metrics)`.
 
     One step evaluates $\mathcal{L}(\theta) = \sum_k w_k \mathcal{L}_k(\theta)$ and
@@ -31,6 +48,12 @@ def make_step(loss, optimizer: optax.GradientTransformation) -> Step:
     - `loss`: a `CompositeLoss` from `pinnlib.losses.combine`.
     - `optimizer`: an optax `GradientTransformation` (the same one used in
       `pinnlib.init_state`).
+    - `reuse_value`: for line-search optimizers (`optax.lbfgs`) on *fixed* points:
+      take the loss and gradient at the current parameters from the line search of
+      the previous step (where they were already computed) instead of recomputing
+      them; the per-term values are then a forward evaluation only. This saves about
+      one gradient evaluation per step. Do not combine with resampling (the stored
+      values belong to the previous points). Keyword-only.
 
     **Returns:** `step(state, batch, args=None)`, pure and jittable, where `batch` is a
     dict `{term: points}` and `metrics` is `{"loss": total, term: value, ...}`, all
@@ -40,7 +63,7 @@ def make_step(loss, optimizer: optax.GradientTransformation) -> Step:
 
         ```python
         step = pl.make_step(loss, optax.adam(1e-3))
-        state, metrics = jax.jit(step)(state, batch, {"nu": 0.01 / jnp.pi})
+        state, metrics = eqx.filter_jit(step)(state, batch, {"nu": 0.01 / jnp.pi})
         ```
     """
     if not isinstance(loss, CompositeLoss):
@@ -68,7 +91,18 @@ def make_step(loss, optimizer: optax.GradientTransformation) -> Step:
             # (float64 step sizes under x64); evaluate them in the model's dtypes.
             return evaluate(jax.tree.map(lambda t, p: t.astype(p.dtype), trial, params))[0]
 
-        (total, terms), grads = jax.value_and_grad(evaluate, has_aux=True)(params)
+        if reuse_value:
+            stored, stored_grad = _stored_value_and_grad(
+                "pinnlib.make_step(reuse_value=True)", state.opt_state
+            )
+            total, grads = jax.lax.cond(
+                jnp.isfinite(stored),
+                lambda: (stored.astype(_dtype(params)), stored_grad),
+                lambda: jax.value_and_grad(value_fn)(params),
+            )
+            terms = evaluate(params)[1]
+        else:
+            (total, terms), grads = jax.value_and_grad(evaluate, has_aux=True)(params)
         updates, opt_state = optimizer.update(
             grads, state.opt_state, params, value=total, grad=grads, value_fn=value_fn
         )
