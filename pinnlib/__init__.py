@@ -1,0 +1,35 @@
+"""pinnlib: functional, pure-JAX physics-informed machine learning.
+
+Pure functions over Equinox pytrees: fields (`pinnlib.nn`), differential operators
+(`pinnlib.diff`), residuals (`pinnlib.pdes`), domains and samplers
+(`pinnlib.domains`), loss builders (`pinnlib.losses`), and a training core of one
+state pytree, one step function and one scanned loop.
+"""
+
+from importlib.metadata import PackageNotFoundError, version
+
+from . import (
+    diff as diff,
+    domains as domains,
+    losses as losses,
+    metrics as metrics,
+    nn as nn,
+    pdes as pdes,
+    plot as plot,
+    reference as reference,
+)
+from .train import (
+    FitResult as FitResult,
+    TrainState as TrainState,
+    draw_batch as draw_batch,
+    fit as fit,
+    init_state as init_state,
+    make_step as make_step,
+    run_steps as run_steps,
+    switch_optimizer as switch_optimizer,
+)
+
+try:
+    __version__ = version("pinnlib")
+except PackageNotFoundError:  # running from a source checkout
+    __version__ = "0.1.0"
