@@ -26,7 +26,9 @@ def _coefficients(name: str, **values) -> None:
 def _check_source(name: str, source) -> None:
     if not callable(source):
         raise bad_argument(
-            f"pinnlib.pdes.{name}(source=...)", "a point function f(x)", source,
+            f"pinnlib.pdes.{name}(source=...)",
+            "a point function f(x)",
+            source,
             "Wrap a constant as `lambda x: c`.",
         )
 
@@ -113,7 +115,9 @@ def wave(u: PointFn, *, speed: Scalar) -> PointFn:
     _coefficients("wave", speed=speed)
 
     def residual(x: Point):
-        u_tt, *second = partials(u, x, (-1, -1), *((i, i) for i in _space_axes(x, True)))
+        u_tt, *second = partials(
+            u, x, (-1, -1), *((i, i) for i in _space_axes(x, True))
+        )
         return u_tt - speed**2 * sum(second)
 
     return residual

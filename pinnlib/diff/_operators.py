@@ -16,7 +16,9 @@ def _axes(where: str, axes, dim: int) -> tuple[int, ...]:
     axes = tuple(axes)
     if not axes or any(not isinstance(a, int) or not -dim <= a < dim for a in axes):
         raise bad_argument(
-            where, f"a non-empty tuple of coordinate indices in [-{dim}, {dim})", axes,
+            where,
+            f"a non-empty tuple of coordinate indices in [-{dim}, {dim})",
+            axes,
             "For space-time points (x..., t) pass the space axes, e.g. axes=(0,).",
         )
     return tuple(a % dim for a in axes)
@@ -45,7 +47,9 @@ def partial(u: PointFn, *axes: int, fused: bool | None = None) -> PointFn:
     """
     if not axes:
         raise bad_argument(
-            "pinnlib.diff.partial(*axes)", "at least one axis", axes,
+            "pinnlib.diff.partial(*axes)",
+            "at least one axis",
+            axes,
             "Name the coordinate(s), e.g. partial(u, 0) for u_x.",
         )
     return lambda x: partials(u, x, axes, fused=fused)[0]
@@ -114,8 +118,10 @@ def hessian(u: PointFn, *, axes: Sequence[int] | None = None) -> PointFn:
         pairs = [(a, b) for n, a in enumerate(ax) for b in ax[n:]]
         values = dict(zip(pairs, partials(u, x, *pairs)))
         return jnp.stack(
-            [jnp.stack([values[tuple(sorted((a, b), key=ax.index))] for b in ax])
-             for a in ax]
+            [
+                jnp.stack([values[tuple(sorted((a, b), key=ax.index))] for b in ax])
+                for a in ax
+            ]
         )
 
     return hess_u
@@ -172,7 +178,8 @@ def divergence(v: PointFn, *, axes: Sequence[int] | None = None) -> PointFn:
             raise bad_argument(
                 "pinnlib.diff.divergence(v=...)",
                 f"a vector field with {len(ax)} components (one per axis)",
-                derivs[0].shape, "Match the field's components to `axes`.",
+                derivs[0].shape,
+                "Match the field's components to `axes`.",
             )
         return sum(d[k] for k, d in enumerate(derivs))
 
