@@ -26,17 +26,26 @@ def make_points(seed: int = 0) -> dict[str, np.ndarray]:
     rng = np.random.default_rng([seed, 1])
     near_edge = lambda a: 1.0 - np.abs(a) < _MARGIN  # noqa: E731
     near_zero = lambda a: a < _MARGIN  # noqa: E731
-    x = _redraw(rng.uniform(-1.0, 1.0, N_INTERIOR), near_edge,
-                lambda n: rng.uniform(-1.0, 1.0, n))
-    t = _redraw(rng.uniform(0.0, 1.0, N_INTERIOR), near_zero,
-                lambda n: rng.uniform(0.0, 1.0, n))
+    x = _redraw(
+        rng.uniform(-1.0, 1.0, N_INTERIOR),
+        near_edge,
+        lambda n: rng.uniform(-1.0, 1.0, n),
+    )
+    t = _redraw(
+        rng.uniform(0.0, 1.0, N_INTERIOR), near_zero, lambda n: rng.uniform(0.0, 1.0, n)
+    )
     half = N_BOUNDARY // 2
-    tb = _redraw(rng.uniform(0.0, 1.0, half), near_zero, lambda n: rng.uniform(0.0, 1.0, n))
+    tb = _redraw(
+        rng.uniform(0.0, 1.0, half), near_zero, lambda n: rng.uniform(0.0, 1.0, n)
+    )
     boundary = np.concatenate(
         [np.stack([-np.ones(half), tb], 1), np.stack([np.ones(half), tb], 1)], 0
     )
-    xi = _redraw(rng.uniform(-1.0, 1.0, N_INITIAL), near_edge,
-                 lambda n: rng.uniform(-1.0, 1.0, n))
+    xi = _redraw(
+        rng.uniform(-1.0, 1.0, N_INITIAL),
+        near_edge,
+        lambda n: rng.uniform(-1.0, 1.0, n),
+    )
     initial = np.stack([xi, np.zeros(N_INITIAL)], axis=1)
     f32 = lambda a: np.ascontiguousarray(a, dtype=np.float32)  # noqa: E731
     return {"pde": f32(np.stack([x, t], 1)), "bc": f32(boundary), "ic": f32(initial)}

@@ -23,17 +23,27 @@ import numpy as np  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
 import burgers  # noqa: E402
 
-RECIPE = dict(width=32, depth=4, interior=8000, boundary=200, initial=400,
-              method="sobol", adam_steps=5000, adam_lr=1e-3, lbfgs_steps=8000,
-              lbfgs_memory=20)
+RECIPE = dict(
+    width=32,
+    depth=4,
+    interior=8000,
+    boundary=200,
+    initial=400,
+    method="sobol",
+    adam_steps=5000,
+    adam_lr=1e-3,
+    lbfgs_steps=8000,
+    lbfgs_memory=20,
+)
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--predict-out", default=None)
     for name, default in RECIPE.items():
-        parser.add_argument(f"--{name.replace('_', '-')}", type=type(default),
-                            default=default)
+        parser.add_argument(
+            f"--{name.replace('_', '-')}", type=type(default), default=default
+        )
     cli = vars(parser.parse_args())
     predict_out = cli.pop("predict_out")
     result = burgers.main(**cli, out=None, progress=False)

@@ -22,9 +22,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+from _burgers_setup import NU, init_weights, make_points
 
 import pinnlib as pl
-from _burgers_setup import NU, init_weights, make_points
 
 # ---------------------------------------------------------------- plain JAX
 
@@ -81,8 +81,11 @@ def plain_jax_runner(residual, num_steps):
 def pinnlib_model(weights):
     u = pl.nn.mlp(2, width=32, depth=3, key=jax.random.key(0), dtype=jnp.float32)
     layers = tuple(
-        eqx.tree_at(lambda lin: (lin.weight, lin.bias), layer,
-                    (jnp.asarray(w.T), jnp.asarray(b)))
+        eqx.tree_at(
+            lambda lin: (lin.weight, lin.bias),
+            layer,
+            (jnp.asarray(w.T), jnp.asarray(b)),
+        )
         for layer, (w, b) in zip(u.layers, weights)
     )
     return eqx.tree_at(lambda m: m.layers, u, layers)
@@ -127,8 +130,11 @@ def main():
 
     ours, step, loss, optimizer = pinnlib_runner(n)
     rev, fwd = plain_jax_runner(_residual_rev, n), plain_jax_runner(_residual_fwd, n)
-    runs = {"pinnlib": (ours, model, batch), "rev": (rev, plain_params, plain_pts),
-            "fwd": (fwd, plain_params, plain_pts)}
+    runs = {
+        "pinnlib": (ours, model, batch),
+        "rev": (rev, plain_params, plain_pts),
+        "fwd": (fwd, plain_params, plain_pts),
+    }
     compile_s = {name: _time(fn, *inp) for name, (fn, *inp) in runs.items()}
 
     # pl.fit, the chunked driver users call: one chunk of n steps, compiled once.
@@ -147,23 +153,31 @@ def main():
 
     final_ours = ours(model, batch)[1]["loss"][-1]
     final_rev = rev(plain_params, plain_pts)[1][-1]
-    print(json.dumps({
-        "problem": "burgers",
-        "steps": n,
-        "repeats": args.repeats,
-        "us_per_step": round(us["pinnlib"], 1),
-        "fit_us_per_step": round(us["fit"], 1),
-        "baseline_us_per_step": round(us["rev"], 1),
-        "baseline_fwd_us_per_step": round(us["fwd"], 1),
-        "ratio": round(us["pinnlib"] / us["rev"], 3),
-        "fit_ratio": round(us["fit"] / us["rev"], 3),
-        "ratio_vs_fwd": round(us["pinnlib"] / us["fwd"], 3),
-        "final_loss": float(final_ours),
-        "baseline_final_loss": float(final_rev),
-        "compile_s": {k: round(v, 2) for k, v in compile_s.items()},
-        "versions": {"python": platform.python_version(), "jax": jax.__version__,
-                     "pinnlib": pl.__version__, "numpy": np.__version__},
-    }))
+    print(
+        json.dumps(
+            {
+                "problem": "burgers",
+                "steps": n,
+                "repeats": args.repeats,
+                "us_per_step": round(us["pinnlib"], 1),
+                "fit_us_per_step": round(us["fit"], 1),
+                "baseline_us_per_step": round(us["rev"], 1),
+                "baseline_fwd_us_per_step": round(us["fwd"], 1),
+                "ratio": round(us["pinnlib"] / us["rev"], 3),
+                "fit_ratio": round(us["fit"] / us["rev"], 3),
+                "ratio_vs_fwd": round(us["pinnlib"] / us["fwd"], 3),
+                "final_loss": float(final_ours),
+                "baseline_final_loss": float(final_rev),
+                "compile_s": {k: round(v, 2) for k, v in compile_s.items()},
+                "versions": {
+                    "python": platform.python_version(),
+                    "jax": jax.__version__,
+                    "pinnlib": pl.__version__,
+                    "numpy": np.__version__,
+                },
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -40,8 +40,9 @@ def _gradient_fn(problem, mode, points):
             if mode == "reverse":
                 derivs = _reverse(model, x)
             else:
-                derivs = pl.diff.partials(model, x, (), (1,), (0,), (0, 0),
-                                          fused=mode == "fused")
+                derivs = pl.diff.partials(
+                    model, x, (), (1,), (0,), (0, 0), fused=mode == "fused"
+                )
             return _residual(problem, *derivs)
 
         return jnp.mean(jax.vmap(r)(points) ** 2)
@@ -70,9 +71,12 @@ def main():
     points = jax.random.uniform(jax.random.key(1), (2540, 2), jnp.float32)
     out = {"benchmark": "operators_speed", "points": 2540}
     for problem in ("burgers", "allen_cahn"):
-        us = {mode: _median_us(_gradient_fn(problem, mode, points), model, cli.calls,
-                               cli.repeats)
-              for mode in ("fused", "nested_jvp", "reverse")}
+        us = {
+            mode: _median_us(
+                _gradient_fn(problem, mode, points), model, cli.calls, cli.repeats
+            )
+            for mode in ("fused", "nested_jvp", "reverse")
+        }
         out[problem] = {f"{k}_us": round(v, 1) for k, v in us.items()}
         out[problem]["speedup_vs_nested_jvp"] = round(us["nested_jvp"] / us["fused"], 3)
         out[problem]["speedup_vs_reverse"] = round(us["reverse"] / us["fused"], 3)

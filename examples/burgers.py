@@ -52,7 +52,10 @@ def main(
         ic=pl.losses.initial(lambda p: -jnp.sin(jnp.pi * p[0])),
     )
     sampler = pl.domains.sampler(
-        domain, method=method, pde=("interior", interior), bc=("boundary", boundary),
+        domain,
+        method=method,
+        pde=("interior", interior),
+        bc=("boundary", boundary),
         ic=("initial", initial),
     )
     args = {"nu": nu}
@@ -61,8 +64,14 @@ def main(
     adam = optax.adam(adam_lr)
     state = pl.init_state(u, adam, loss, key=state_key)
     fit_kwargs = dict(args=args, progress=progress)
-    phase1 = pl.fit(pl.make_step(loss, adam), state, sampler, adam_steps,
-                    resample_every=resample_every, **fit_kwargs)
+    phase1 = pl.fit(
+        pl.make_step(loss, adam),
+        state,
+        sampler,
+        adam_steps,
+        resample_every=resample_every,
+        **fit_kwargs,
+    )
 
     # Phase 2: L-BFGS (zoom line search) on a fixed set of points.
     lbfgs = optax.lbfgs(memory_size=lbfgs_memory)
@@ -76,15 +85,25 @@ def main(
     grid_points, reference = pl.reference.burgers_grid(nu=nu)
     prediction = np.asarray(pl.metrics.evaluate(model, grid_points))
     error = pl.metrics.relative_l2(prediction, reference)
-    history = {k: np.concatenate([phase1.history[k], phase2.history[k]])
-               for k in phase1.history}
+    history = {
+        k: np.concatenate([phase1.history[k], phase2.history[k]])
+        for k in phase1.history
+    }
     if out is not None:
         out_dir = Path(out)
         out_dir.mkdir(parents=True, exist_ok=True)
-        x, t = np.unique(np.asarray(grid_points[:, 0])), np.unique(np.asarray(grid_points[:, 1]))
-        pl.plot.solution(x, t, prediction.reshape(x.size, t.size),
-                         reference.reshape(x.size, t.size), out_dir / "burgers.png",
-                         title="Burgers, PINN vs Cole–Hopf")
+        x, t = (
+            np.unique(np.asarray(grid_points[:, 0])),
+            np.unique(np.asarray(grid_points[:, 1])),
+        )
+        pl.plot.solution(
+            x,
+            t,
+            prediction.reshape(x.size, t.size),
+            reference.reshape(x.size, t.size),
+            out_dir / "burgers.png",
+            title="Burgers, PINN vs Cole–Hopf",
+        )
         pl.plot.loss_history(history, out_dir / "burgers_loss.png")
     return {
         "problem": "burgers",
@@ -104,9 +123,15 @@ if __name__ == "__main__":
     parser.add_argument("--out", default="out", help="folder for the PNGs")
     parser.add_argument("--no-progress", action="store_true")
     cli = parser.parse_args()
-    result = main(adam_steps=cli.adam_steps, lbfgs_steps=cli.lbfgs_steps, out=cli.out,
-                  progress=not cli.no_progress)
+    result = main(
+        adam_steps=cli.adam_steps,
+        lbfgs_steps=cli.lbfgs_steps,
+        out=cli.out,
+        progress=not cli.no_progress,
+    )
     result.pop("prediction")
-    print(f"relative L2 error vs Cole–Hopf: {result['rel_l2']:.3e} "
-          f"({result['steps']} steps, {result['wall_s']:.1f} s); plots in {cli.out}/")
+    print(
+        f"relative L2 error vs Cole–Hopf: {result['rel_l2']:.3e} "
+        f"({result['steps']} steps, {result['wall_s']:.1f} s); plots in {cli.out}/"
+    )
     print(json.dumps(result))

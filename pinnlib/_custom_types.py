@@ -3,7 +3,7 @@
 from collections.abc import Callable
 from typing import Any, TypeAlias
 
-from jaxtyping import Array, ArrayLike, Float, PyTree
+from jaxtyping import Array, ArrayLike, Float, PyTree, Real
 
 #: One point of the domain, shape ``(d,)``: space coordinates, then time if any.
 Point: TypeAlias = Float[Array, " d"]
@@ -17,6 +17,6 @@ PointFn: TypeAlias = Callable[[Point], Value]
 Args: TypeAlias = PyTree[Any]
 #: A loss term ``term(model, points, args) -> scalar``.
 LossTerm: TypeAlias = Callable[[PointFn, PyTree[Array], Args], Float[Array, ""]]
-Scalar: TypeAlias = Float[ArrayLike, ""]
+Scalar: TypeAlias = Real[ArrayLike, ""]
 
 __all__ = ["Args", "LossTerm", "Point", "PointFn", "Points", "Scalar", "Value"]

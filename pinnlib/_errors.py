@@ -1,6 +1,5 @@
 """Helpers that build the library's error messages: argument, what came, how to fix."""
 
-
 import jax
 import numpy as np
 
@@ -15,7 +14,9 @@ def check_points(where: str, points, dim: int | None = None) -> None:
     shape = getattr(points, "shape", None)
     if shape is None or len(shape) != 2:
         raise bad_argument(
-            where, "a 2-d array of points of shape (n, d)", shape if shape else points,
+            where,
+            "a 2-d array of points of shape (n, d)",
+            shape if shape else points,
             "Stack the points as rows, one point per row.",
         )
     if shape[0] == 0:
@@ -24,12 +25,16 @@ def check_points(where: str, points, dim: int | None = None) -> None:
         )
     if dim is not None and shape[1] != dim:
         raise bad_argument(
-            where, f"points of dimension {dim} (shape (n, {dim}))", shape,
+            where,
+            f"points of dimension {dim} (shape (n, {dim}))",
+            shape,
             f"Each point needs {dim} coordinates; check the domain or the points.",
         )
     if not np.issubdtype(points.dtype, np.floating):
         raise bad_argument(
-            where, "floating-point points", points.dtype,
+            where,
+            "floating-point points",
+            points.dtype,
             "Convert the points with jnp.asarray(points, jnp.float32) (or float64).",
         )
 
@@ -41,8 +46,10 @@ def check_finite(where: str, value) -> None:
     arr = np.asarray(value)
     if np.issubdtype(arr.dtype, np.number) and not np.all(np.isfinite(arr)):
         raise bad_argument(
-            where, "a finite value", value if arr.size < 8 else f"array with non-finite "
-            "entries", "Pass finite coefficients (check for NaN or inf upstream).",
+            where,
+            "a finite value",
+            value if arr.size < 8 else "array with non-finite entries",
+            "Pass finite coefficients (check for NaN or inf upstream).",
         )
 
 

@@ -59,8 +59,12 @@ def test_periodic_values_and_derivatives():
     # u = x: values differ by 2 and derivatives agree -> mean of 4.
     assert periodic(lambda p: p[0], pts, None) == pytest.approx(4.0)
     # u = x^2 on [-1, 1]: values agree (1 = 1) but u_x = -2 vs 2.
-    assert pl.losses.periodic(axis=0, period=2.0, derivatives=0)(
-        lambda p: p[0] ** 2, pts, None) < 1e-30
+    assert (
+        pl.losses.periodic(axis=0, period=2.0, derivatives=0)(
+            lambda p: p[0] ** 2, pts, None
+        )
+        < 1e-30
+    )
     assert periodic(lambda p: p[0] ** 2, pts, None) == pytest.approx(16.0)
 
 
@@ -103,7 +107,9 @@ def test_combine_errors():
     u = pl.nn.mlp(2, width=4, depth=1, key=jax.random.key(0), dtype=jnp.float32)
     with pytest.raises(ValueError, match=r"batch=.*\['pde'\]"):
         loss(u, {"bc": jnp.zeros((3, 2), jnp.float32)}, loss.init_weights(), None)
-    with pytest.raises(TypeError, match="float64 but the model's parameters are float32"):
+    with pytest.raises(
+        TypeError, match="float64 but the model's parameters are float32"
+    ):
         loss(u, {"pde": jnp.zeros((3, 2), jnp.float64)}, loss.init_weights(), None)
 
 

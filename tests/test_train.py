@@ -24,7 +24,11 @@ def _problem(dtype=jnp.float64, optimizer=None, seed=0):
         ic=pl.losses.initial(lambda p: -jnp.sin(jnp.pi * p[0])),
     )
     sampler = pl.domains.sampler(
-        domain, dtype=dtype, pde=("interior", 64), bc=("boundary", 16), ic=("initial", 16)
+        domain,
+        dtype=dtype,
+        pde=("interior", 64),
+        bc=("boundary", 16),
+        ic=("initial", 16),
     )
     optimizer = optimizer or optax.adam(1e-2)
     state = pl.init_state(u, optimizer, loss, key=jax.random.key(seed + 1))
@@ -37,8 +41,9 @@ def _params(state):
 
 def test_fit_reduces_loss_and_records_every_term():
     _, sampler, step, state = _problem()
-    result = pl.fit(step, state, sampler, 300, args={"nu": NU}, chunk_size=100,
-                    progress=False)
+    result = pl.fit(
+        step, state, sampler, 300, args={"nu": NU}, chunk_size=100, progress=False
+    )
     history = result.history
     assert set(history) == {"step", "loss", "pde", "bc", "ic"}
     assert all(v.shape == (300,) for v in history.values())
@@ -73,8 +78,9 @@ def test_step_jit_and_eager_agree():
 def test_run_steps_matches_fit_on_fixed_points():
     _, sampler, step, state = _problem()
     batch = pl.draw_batch(sampler, state, None)
-    run_state, metrics = eqx.filter_jit(pl.run_steps)(step, state, batch, 30,
-                                                      args={"nu": NU})
+    run_state, metrics = eqx.filter_jit(pl.run_steps)(
+        step, state, batch, 30, args={"nu": NU}
+    )
     result = pl.fit(step, state, batch, 30, args={"nu": NU}, progress=False)
     chex.assert_trees_all_close(_params(run_state), _params(result.state), rtol=1e-10)
     np.testing.assert_allclose(metrics["loss"], result.history["loss"], rtol=1e-10)
@@ -91,7 +97,8 @@ def test_resume_equals_uninterrupted(dtype, optimizer):
     resumed = pl.fit(step, half.state, sampler, 20, **kwargs)
     chex.assert_trees_all_equal(_params(straight.state), _params(resumed.state))
     chex.assert_trees_all_equal(
-        jax.tree.leaves(straight.state.opt_state), jax.tree.leaves(resumed.state.opt_state)
+        jax.tree.leaves(straight.state.opt_state),
+        jax.tree.leaves(resumed.state.opt_state),
     )
     np.testing.assert_array_equal(
         straight.history["loss"],
@@ -117,8 +124,17 @@ def test_validation_and_early_stopping():
         calls.append(None)
         return jnp.asarray(float(len(calls)))
 
-    result = pl.fit(step, state, sampler, 100, args={"nu": NU}, chunk_size=10,
-                    validate=validate, patience=2, progress=False)
+    result = pl.fit(
+        step,
+        state,
+        sampler,
+        100,
+        args={"nu": NU},
+        chunk_size=10,
+        validate=validate,
+        patience=2,
+        progress=False,
+    )
     assert result.stopped_early
     np.testing.assert_array_equal(result.validation["step"], [10, 20, 30])
     assert int(result.best_state.step) == 10
@@ -130,13 +146,15 @@ def test_lbfgs_step_reduces_loss():
     lbfgs = optax.lbfgs()
     _, sampler, _, state = _problem(optimizer=optax.adam(1e-2))
     loss = pl.losses.combine(
-        pde=pl.losses.residual(pl.pdes.burgers), bc=pl.losses.dirichlet(0.0),
+        pde=pl.losses.residual(pl.pdes.burgers),
+        bc=pl.losses.dirichlet(0.0),
         ic=pl.losses.initial(lambda p: -jnp.sin(jnp.pi * p[0])),
     )
     state = pl.switch_optimizer(state, lbfgs)
     batch = pl.draw_batch(sampler, state, None)
-    result = pl.fit(pl.make_step(loss, lbfgs), state, batch, 50, args={"nu": NU},
-                    progress=False)
+    result = pl.fit(
+        pl.make_step(loss, lbfgs), state, batch, 50, args={"nu": NU}, progress=False
+    )
     assert result.history["loss"][-1] < 0.2 * result.history["loss"][0]
 
 
@@ -163,13 +181,20 @@ def test_fit_bad_input_errors():
     with pytest.raises(ValueError, match=r"make_step\(loss=...\)"):
         pl.make_step(lambda m, b, w, a: 0.0, optax.adam(1e-3))
     with pytest.raises(ValueError, match=r"init_state\(weights=...\)"):
-        pl.init_state(state.model, optax.adam(1e-3), _problem()[0], key=jax.random.key(0),
-                      weights={"pde": 1.0})
+        pl.init_state(
+            state.model,
+            optax.adam(1e-3),
+            _problem()[0],
+            key=jax.random.key(0),
+            weights={"pde": 1.0},
+        )
 
 
 def test_mismatched_point_dtype_is_a_clear_error():
     _, sampler, step, state = _problem(dtype=jnp.float32)
-    batch64 = jax.tree.map(lambda x: x.astype(jnp.float64), pl.draw_batch(sampler, state, None))
+    batch64 = jax.tree.map(
+        lambda x: x.astype(jnp.float64), pl.draw_batch(sampler, state, None)
+    )
     with pytest.raises(TypeError, match="pinnlib never casts silently"):
         pl.fit(step, state, batch64, 5, args={"nu": NU}, progress=False)
 
@@ -191,15 +216,23 @@ def test_lbfgs_reuse_value_follows_the_same_trajectory():
     loss, sampler, _, state = _problem(optimizer=lbfgs)
     batch = pl.draw_batch(sampler, state, None)
     runs = [
-        pl.fit(pl.make_step(loss, lbfgs, reuse_value=reuse), state, batch, 30,
-               args={"nu": NU}, progress=False)
+        pl.fit(
+            pl.make_step(loss, lbfgs, reuse_value=reuse),
+            state,
+            batch,
+            30,
+            args={"nu": NU},
+            progress=False,
+        )
         for reuse in (False, True)
     ]
     for name in ("loss", "pde", "bc", "ic"):
-        np.testing.assert_allclose(runs[0].history[name], runs[1].history[name],
-                                   rtol=1e-9)
-    chex.assert_trees_all_close(_params(runs[0].state), _params(runs[1].state),
-                                rtol=1e-9)
+        np.testing.assert_allclose(
+            runs[0].history[name], runs[1].history[name], rtol=1e-9
+        )
+    chex.assert_trees_all_close(
+        _params(runs[0].state), _params(runs[1].state), rtol=1e-9
+    )
 
 
 def test_reuse_value_needs_a_line_search_optimizer():

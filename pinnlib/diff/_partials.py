@@ -32,7 +32,8 @@ def _normalise(index, dim: int) -> tuple[int, ...]:
         if not isinstance(axis, int) or not -dim <= axis < dim:
             raise bad_argument(
                 "pinnlib.diff.partials(*indices)",
-                f"tuples of coordinate indices in [-{dim}, {dim})", index,
+                f"tuples of coordinate indices in [-{dim}, {dim})",
+                index,
                 f"The point has {dim} coordinates; e.g. (0, 0) is u_xx and (-1,) the "
                 "time derivative of a space-time field.",
             )
@@ -81,15 +82,19 @@ def partials(
     """
     if getattr(x, "ndim", None) != 1:
         raise bad_argument(
-            "pinnlib.diff.partials(x=...)", "one point of shape (d,)",
-            getattr(x, "shape", x), "Evaluate at a single point and batch with jax.vmap.",
+            "pinnlib.diff.partials(x=...)",
+            "one point of shape (d,)",
+            getattr(x, "shape", x),
+            "Evaluate at a single point and batch with jax.vmap.",
         )
     idx = tuple(_normalise(i, x.shape[0]) for i in indices)
     can_fuse = is_fusable(u) and all(len(i) <= 2 for i in idx)
     if fused and not can_fuse:
         raise bad_argument(
-            "pinnlib.diff.partials(fused=True)", "an MLP field and derivative orders <= 2",
-            type(u).__name__, "Pass fused=None to fall back to nested jax.jvp.",
+            "pinnlib.diff.partials(fused=True)",
+            "an MLP field and derivative orders <= 2",
+            type(u).__name__,
+            "Pass fused=None to fall back to nested jax.jvp.",
         )
     if can_fuse and fused is not False:
         return fused_partials(u, x, idx)

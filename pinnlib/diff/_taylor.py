@@ -29,7 +29,9 @@ def is_fusable(u) -> bool:
     return False
 
 
-def _stream_plan(indices: tuple[Index, ...]) -> tuple[tuple[int, ...], tuple[Index, ...]]:
+def _stream_plan(
+    indices: tuple[Index, ...],
+) -> tuple[tuple[int, ...], tuple[Index, ...]]:
     firsts = sorted({a for idx in indices for a in idx})
     seconds = sorted({tuple(sorted(idx)) for idx in indices if len(idx) == 2})
     return tuple(firsts), tuple(seconds)

@@ -68,7 +68,8 @@ class CompositeLoss(eqx.Module):
                 keys = sorted(given) if isinstance(given, Mapping) else type(given)
                 raise bad_argument(
                     f"pinnlib.losses.combine(...)(..., {what}=...)",
-                    f"a dict with exactly the keys {sorted(self.terms)}", keys,
+                    f"a dict with exactly the keys {sorted(self.terms)}",
+                    keys,
                     f"Give one {what} entry per loss term (sampler names must match "
                     "the term names).",
                 )
@@ -87,7 +88,9 @@ class CompositeLoss(eqx.Module):
         self, model: PointFn, batch: Mapping, weights: Mapping, args: Args = None
     ) -> tuple[Float[Array, ""], dict[str, Float[Array, ""]]]:
         self._check(model, batch, weights)
-        values = {name: term(model, batch[name], args) for name, term in self.terms.items()}
+        values = {
+            name: term(model, batch[name], args) for name, term in self.terms.items()
+        }
         return weighted_sum(values, dict(weights)), values
 
 
@@ -114,14 +117,17 @@ def combine(**terms) -> CompositeLoss:
     """
     if not terms:
         raise bad_argument(
-            "pinnlib.losses.combine(**terms)", "at least one named term", terms,
+            "pinnlib.losses.combine(**terms)",
+            "at least one named term",
+            terms,
             "Pass terms as keywords, e.g. combine(pde=residual(...)).",
         )
     for name, term in terms.items():
         if name in RESERVED or not callable(term):
             raise bad_argument(
                 f"pinnlib.losses.combine({name}=...)",
-                f"a callable loss term under a name other than {RESERVED}", term,
+                f"a callable loss term under a name other than {RESERVED}",
+                term,
                 "Rename the term or pass a function term(model, points, args).",
             )
     return CompositeLoss(dict(terms))

@@ -15,7 +15,7 @@ from .._errors import bad_argument, check_points
 from ..diff import gradient, partials
 
 
-def mean_squared(values: Float[Array, "n *m"]) -> Float[Array, ""]:
+def mean_squared(values: Float[Array, " n *m"]) -> Float[Array, ""]:
     r"""$\frac1n \sum_k \|v_k\|^2$: mean over points of the squared (summed) misfit.
 
     !!! example
@@ -35,7 +35,9 @@ def _target(where: str, g) -> Callable[[Point], Scalar]:
         constant = float(g)
     except (TypeError, ValueError):
         raise bad_argument(
-            where, "a point function g(x) or a number", g,
+            where,
+            "a point function g(x) or a number",
+            g,
             "Pass e.g. `lambda x: -jnp.sin(jnp.pi * x[0])` or 0.0.",
         ) from None
     return lambda x: jnp.asarray(constant, x.dtype)
@@ -163,7 +165,9 @@ def periodic(*, axis: int, period: float, derivatives: int = 1) -> LossTerm:
     """
     if derivatives not in (0, 1):
         raise bad_argument(
-            "pinnlib.losses.periodic(derivatives=...)", "0 or 1", derivatives,
+            "pinnlib.losses.periodic(derivatives=...)",
+            "0 or 1",
+            derivatives,
             "Match values (0) or values and first derivatives (1).",
         )
     indices = ((), (axis,))[: derivatives + 1]
@@ -198,15 +202,19 @@ def data() -> LossTerm:
     def term(model: PointFn, observations, args: Args = None) -> Float[Array, ""]:
         if not (isinstance(observations, tuple) and len(observations) == 2):
             raise bad_argument(
-                "pinnlib.losses.data: batch entry", "a tuple (points, values)",
-                type(observations).__name__, "Put (x, y) in the batch under this name.",
+                "pinnlib.losses.data: batch entry",
+                "a tuple (points, values)",
+                type(observations).__name__,
+                "Put (x, y) in the batch under this name.",
             )
         points, values = observations
         check_points("pinnlib.losses.data: points", points)
         predicted = jax.vmap(model)(points)
         if predicted.shape != values.shape:
             raise bad_argument(
-                "pinnlib.losses.data: values", f"shape {predicted.shape}", values.shape,
+                "pinnlib.losses.data: values",
+                f"shape {predicted.shape}",
+                values.shape,
                 "Give one observed value (or vector) per point.",
             )
         return mean_squared(predicted - values)

@@ -55,7 +55,8 @@ class Normalize(eqx.Module):
         ):
             raise bad_argument(
                 "pinnlib.nn.Normalize(lower=..., upper=...)",
-                "bounds of equal length with lower < upper", (self.lower, self.upper),
+                "bounds of equal length with lower < upper",
+                (self.lower, self.upper),
                 "Pass the domain's lower and upper corners.",
             )
 
@@ -95,8 +96,13 @@ class FourierFeatures(eqx.Module):
     frequencies: Float[Array, "k d"]
 
     def __init__(
-        self, in_size: int, num_features: int, *, scale: float = 1.0,
-        key: PRNGKeyArray, dtype=None,
+        self,
+        in_size: int,
+        num_features: int,
+        *,
+        scale: float = 1.0,
+        key: PRNGKeyArray,
+        dtype=None,
     ):
         in_size = check_positive_int("pinnlib.nn.FourierFeatures(in_size=...)", in_size)
         k = check_positive_int(
@@ -147,7 +153,8 @@ class PeriodicEmbedding(eqx.Module):
         if not axes or any(not -in_size <= a < in_size for a in axes):
             raise bad_argument(
                 "pinnlib.nn.PeriodicEmbedding(axes=...)",
-                f"a non-empty tuple of axes in [-{in_size}, {in_size})", axes,
+                f"a non-empty tuple of axes in [-{in_size}, {in_size})",
+                axes,
                 "Name the periodic coordinates by index.",
             )
         self.axes = tuple(a % in_size for a in axes)
@@ -155,7 +162,8 @@ class PeriodicEmbedding(eqx.Module):
         if len(self.periods) != len(self.axes) or min(self.periods) <= 0:
             raise bad_argument(
                 "pinnlib.nn.PeriodicEmbedding(periods=...)",
-                f"{len(self.axes)} positive periods (one per axis)", periods,
+                f"{len(self.axes)} positive periods (one per axis)",
+                periods,
                 "Give one positive period per periodic axis.",
             )
 
@@ -168,4 +176,6 @@ class PeriodicEmbedding(eqx.Module):
         angles = x[jnp.asarray(self.axes)] * jnp.asarray(
             [2 * math.pi / p for p in self.periods], x.dtype
         )
-        return jnp.concatenate([x[jnp.asarray(keep, int)], jnp.cos(angles), jnp.sin(angles)])
+        return jnp.concatenate(
+            [x[jnp.asarray(keep, int)], jnp.cos(angles), jnp.sin(angles)]
+        )

@@ -28,8 +28,10 @@ def _activation(name_or_fn: str | Callable) -> Callable:
         return name_or_fn
     if name_or_fn not in ACTIVATIONS:
         raise bad_argument(
-            "pinnlib.nn.mlp(activation=...)", f"one of {sorted(ACTIVATIONS)} or a callable",
-            name_or_fn, "Pick a listed name or pass a function such as jnp.tanh.",
+            "pinnlib.nn.mlp(activation=...)",
+            f"one of {sorted(ACTIVATIONS)} or a callable",
+            name_or_fn,
+            "Pick a listed name or pass a function such as jnp.tanh.",
         )
     return ACTIVATIONS[name_or_fn]
 
@@ -88,8 +90,13 @@ def mlp(
     depth = check_positive_int("pinnlib.nn.mlp(depth=...)", depth)
     init_key, glorot_key = jax.random.split(key)
     net = eqx.nn.MLP(
-        in_size, out_size, width, depth, activation=_activation(activation),
-        key=init_key, dtype=dtype,
+        in_size,
+        out_size,
+        width,
+        depth,
+        activation=_activation(activation),
+        key=init_key,
+        dtype=dtype,
     )
     keys = jax.random.split(glorot_key, len(net.layers))
     layers = tuple(_glorot_normal(layer, k) for layer, k in zip(net.layers, keys))

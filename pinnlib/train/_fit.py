@@ -54,7 +54,8 @@ def _check_fit_args(num_steps, chunk_size, resample_every, patience, batch, args
         check_positive_int("pinnlib.fit(resample_every=...)", resample_every)
         if not callable(batch):
             raise bad_argument(
-                "pinnlib.fit(resample_every=...)", "a sampler as `batch`",
+                "pinnlib.fit(resample_every=...)",
+                "a sampler as `batch`",
                 type(batch).__name__,
                 "Pass a sampler (key -> batch), e.g. pl.domains.sampler(...), to redraw.",
             )
@@ -129,7 +130,9 @@ def fit(
     )
     if patience is not None and validate is None:
         raise bad_argument(
-            "pinnlib.fit(patience=...)", "a `validate` function alongside", patience,
+            "pinnlib.fit(patience=...)",
+            "a `validate` function alongside",
+            patience,
             "Pass validate=lambda model: error(model) to use early stopping.",
         )
     sampler = batch if callable(batch) else None
@@ -144,8 +147,14 @@ def fit(
         active = min(chunk, num_steps - done)
         first_step = int(state.step)
         state, metrics = _run_chunk(
-            step, sampler, state, fixed_batch, args, jnp.asarray(active, jnp.int32),
-            chunk, resample_every,
+            step,
+            sampler,
+            state,
+            fixed_batch,
+            args,
+            jnp.asarray(active, jnp.int32),
+            chunk,
+            resample_every,
         )
         _append(history, metrics, first_step, active)
         done += active
@@ -166,8 +175,10 @@ def fit(
     return FitResult(
         state=state,
         history={k: np.concatenate(v) for k, v in history.items()},
-        validation={"step": np.asarray(val_steps, np.int64),
-                    "value": np.asarray(val_values, np.float64)},
+        validation={
+            "step": np.asarray(val_steps, np.int64),
+            "value": np.asarray(val_values, np.float64),
+        },
         best_state=best_state,
         stopped_early=stopped_early,
     )

@@ -94,11 +94,17 @@ def _run_chunk(
 
     def skip(dyn, batch):
         metrics = jax.eval_shape(lambda: advance(dyn, batch)[2])
-        return dyn, batch, jax.tree.map(lambda m: jnp.full(m.shape, jnp.nan, m.dtype), metrics)
+        return (
+            dyn,
+            batch,
+            jax.tree.map(lambda m: jnp.full(m.shape, jnp.nan, m.dtype), metrics),
+        )
 
     def body(carry, index):
         dyn, batch = carry
-        dyn, batch, metrics = jax.lax.cond(index < num_active, advance, skip, dyn, batch)
+        dyn, batch, metrics = jax.lax.cond(
+            index < num_active, advance, skip, dyn, batch
+        )
         return (dyn, batch), metrics
 
     (dynamic, _), metrics = jax.lax.scan(body, (dynamic, batch), jnp.arange(length))

@@ -73,8 +73,10 @@ def init_state(
     """
     if not isinstance(loss, CompositeLoss):
         raise bad_argument(
-            "pinnlib.init_state(loss=...)", "a CompositeLoss from pinnlib.losses.combine",
-            type(loss).__name__, "Build the loss with pl.losses.combine(name=term, ...).",
+            "pinnlib.init_state(loss=...)",
+            "a CompositeLoss from pinnlib.losses.combine",
+            type(loss).__name__,
+            "Build the loss with pl.losses.combine(name=term, ...).",
         )
     params = eqx.filter(model, eqx.is_inexact_array)
     leaves = jax.tree.leaves(params)
@@ -83,8 +85,10 @@ def init_state(
         weights = loss.init_weights(dtype)
     elif set(weights) != set(loss.names):
         raise bad_argument(
-            "pinnlib.init_state(weights=...)", f"a dict with keys {sorted(loss.names)}",
-            sorted(weights), "Give one weight per loss term.",
+            "pinnlib.init_state(weights=...)",
+            f"a dict with keys {sorted(loss.names)}",
+            sorted(weights),
+            "Give one weight per loss term.",
         )
     weights = {k: jnp.asarray(v, dtype) for k, v in weights.items()}
     return TrainState(

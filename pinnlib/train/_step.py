@@ -13,6 +13,7 @@ from .._errors import bad_argument
 from ..losses import CompositeLoss
 from ._state import TrainState
 
+
 def _dtype(params):
     return jax.tree.leaves(params)[0].dtype
 
@@ -24,8 +25,10 @@ def _stored_value_and_grad(where: str, opt_state):
     value, grad = optax.tree.get(opt_state, "value"), optax.tree.get(opt_state, "grad")
     if value is None or grad is None:
         raise bad_argument(
-            where, "an optimizer whose state stores `value` and `grad` (optax.lbfgs)",
-            type(opt_state).__name__, "Use reuse_value=False for other optimizers.",
+            where,
+            "an optimizer whose state stores `value` and `grad` (optax.lbfgs)",
+            type(opt_state).__name__,
+            "Use reuse_value=False for other optimizers.",
         )
     return value, grad
 
@@ -68,13 +71,17 @@ def make_step(
     """
     if not isinstance(loss, CompositeLoss):
         raise bad_argument(
-            "pinnlib.make_step(loss=...)", "a CompositeLoss from pinnlib.losses.combine",
-            type(loss).__name__, "Build the loss with pl.losses.combine(name=term, ...).",
+            "pinnlib.make_step(loss=...)",
+            "a CompositeLoss from pinnlib.losses.combine",
+            type(loss).__name__,
+            "Build the loss with pl.losses.combine(name=term, ...).",
         )
     if not hasattr(optimizer, "update") or not hasattr(optimizer, "init"):
         raise bad_argument(
-            "pinnlib.make_step(optimizer=...)", "an optax GradientTransformation",
-            type(optimizer).__name__, "Pass e.g. optax.adam(1e-3) or optax.lbfgs().",
+            "pinnlib.make_step(optimizer=...)",
+            "an optax GradientTransformation",
+            type(optimizer).__name__,
+            "Pass e.g. optax.adam(1e-3) or optax.lbfgs().",
         )
     optimizer = optax.with_extra_args_support(optimizer)
 
@@ -89,7 +96,9 @@ def make_step(
         def value_fn(trial):
             # Line searches (optax.lbfgs) may form trial points in a wider dtype
             # (float64 step sizes under x64); evaluate them in the model's dtypes.
-            return evaluate(jax.tree.map(lambda t, p: t.astype(p.dtype), trial, params))[0]
+            return evaluate(
+                jax.tree.map(lambda t, p: t.astype(p.dtype), trial, params)
+            )[0]
 
         if reuse_value:
             stored, stored_grad = _stored_value_and_grad(
@@ -109,7 +118,8 @@ def make_step(
         model = eqx.combine(optax.apply_updates(params, updates), static)
         new_state = eqx.tree_at(
             lambda s: (s.model, s.opt_state, s.step),
-            state, (model, opt_state, state.step + 1),
+            state,
+            (model, opt_state, state.step + 1),
         )
         return new_state, {"loss": total, **terms}
 
