@@ -240,3 +240,26 @@ def test_reuse_value_needs_a_line_search_optimizer():
     step = pl.make_step(loss, optax.adam(1e-3), reuse_value=True)
     with pytest.raises(ValueError, match=r"make_step\(reuse_value=True\)"):
         step(state, pl.draw_batch(sampler, state, None), {"nu": NU})
+
+
+def test_min_rel_improvement_stops_a_stalled_run():
+    _, sampler, step, state = _problem()
+    values = iter([1.0, 0.5, 0.499, 0.3, 0.1])  # the third is < 1% better
+
+    result = pl.fit(
+        step,
+        state,
+        sampler,
+        50,
+        args={"nu": NU},
+        chunk_size=10,
+        progress=False,
+        validate=lambda model: next(values),
+        patience=1,
+        min_rel_improvement=0.01,
+    )
+    assert result.stopped_early
+    np.testing.assert_array_equal(result.validation["value"], [1.0, 0.5, 0.499])
+    assert int(result.best_state.step) == 20
+    with pytest.raises(ValueError, match=r"fit\(min_rel_improvement=...\)"):
+        pl.fit(step, state, sampler, 10, min_rel_improvement=1.5, progress=False)

@@ -83,6 +83,7 @@ def fit(
     resample_every: int | None = None,
     validate: Callable[[PointFn], float] | None = None,
     patience: int | None = None,
+    min_rel_improvement: float = 0.0,
     progress: bool = True,
 ) -> FitResult:
     r"""Train for `num_steps` steps: compiled `lax.scan` chunks, host work in between.
@@ -107,10 +108,15 @@ def fit(
       must be finite).
     - `chunk_size`: steps per compiled scan (keyword-only).
     - `resample_every`: redraw points every this many steps (needs a sampler).
-    - `validate`: `validate(model) -> scalar` evaluated after every chunk (lower is
-      better), e.g. a relative L2 error against a reference.
+    - `validate`: `validate(model) -> scalar` called on the host after every chunk
+      (lower is better), e.g. `lambda m: pl.metrics.rel_l2(m, points, reference)`;
+      wrap it in `eqx.filter_jit` yourself if it is a pure JAX function.
     - `patience`: stop after this many validations without improvement (needs
       `validate`).
+    - `min_rel_improvement`: a validation value counts as an improvement only if it
+      is below `best * (1 - min_rel_improvement)` (default 0: any decrease). With
+      `validate` returning the training loss, this stops an optimizer that has
+      stalled, e.g. L-BFGS at the float32 floor.
     - `progress`: show a tqdm progress bar with the current loss.
 
     **Returns:** a `FitResult` (final state, history, validation, best state).
@@ -128,6 +134,11 @@ def fit(
     num_steps, chunk = _check_fit_args(
         num_steps, chunk_size, resample_every, patience, batch, args
     )
+    if not 0.0 <= min_rel_improvement < 1.0:
+        raise bad_argument(
+            "pinnlib.fit(min_rel_improvement=...)", "a fraction in [0, 1)",
+            min_rel_improvement, "Pass e.g. 0.01 to require a 1% improvement.",
+        )
     if patience is not None and validate is None:
         raise bad_argument(
             "pinnlib.fit(patience=...)",
@@ -137,7 +148,6 @@ def fit(
         )
     sampler = batch if callable(batch) else None
     fixed_batch = None if sampler is not None else batch
-    validate_jit = None if validate is None else eqx.filter_jit(validate)
     history: dict[str, list] = {}
     val_steps, val_values = [], []
     best, best_state, waited, stopped_early = math.inf, None, 0, False
@@ -160,11 +170,11 @@ def fit(
         done += active
         bar.update(active)
         bar.set_postfix(loss=f"{float(history['loss'][-1][-1]):.3e}")
-        if validate_jit is not None:
-            value = float(validate_jit(state.model))
+        if validate is not None:
+            value = float(validate(state.model))
             val_steps.append(int(state.step))
             val_values.append(value)
-            if value < best:
+            if value < best * (1 - min_rel_improvement):
                 best, best_state, waited = value, state, 0
             else:
                 waited += 1
