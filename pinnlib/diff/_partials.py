@@ -11,19 +11,35 @@ from .._errors import bad_argument
 from ._taylor import fused_partials, is_fusable
 
 
-def _directional(f: PointFn, axis: int) -> PointFn:
-    def derivative(x):
-        tangent = jnp.zeros_like(x).at[axis].set(1)
-        return jax.jvp(f, (x,), (tangent,))[1]
+def _chain(u: PointFn, axes: tuple[int, ...]):
+    """``x -> (u, d_{a1} u, d_{a1 a2} u, ...)``: all prefixes of ``axes`` in one nest.
 
-    return derivative
+    Each level is one ``jax.jvp`` of the previous level's tuple, so the value and the
+    lower derivatives are computed once and shared with the higher ones.
+    """
 
+    def level0(x):
+        return (u(x),)
 
-def _nested(u: PointFn, index: tuple[int, ...]) -> PointFn:
-    f = u
-    for axis in index:
-        f = _directional(f, axis)
+    f = level0
+    for axis in axes:
+
+        def f(x, inner=f, axis=axis):
+            tangent = jnp.zeros_like(x).at[axis].set(1)
+            values, derivatives = jax.jvp(inner, (x,), (tangent,))
+            return (*values, derivatives[-1])
+
     return f
+
+
+def _generic(u: PointFn, x: Point, indices: tuple[tuple[int, ...], ...]) -> tuple:
+    """Nested forward mode; an index that prefixes a longer one reuses its chain."""
+    values: dict[tuple[int, ...], Array] = {}
+    for index in sorted(set(indices), key=len, reverse=True):
+        if index not in values:
+            chain = _chain(u, index)(x)
+            values.update({index[:k]: v for k, v in enumerate(chain)})
+    return tuple(values[index] for index in indices)
 
 
 def _normalise(index, dim: int) -> tuple[int, ...]:
@@ -59,7 +75,10 @@ def partials(
     ending in one) and orders $\le 2$, the value and derivative streams are pushed
     through the layers together — one matmul per layer for all streams (Taylor mode,
     "forward Laplacian" style; see `benchmarks/operators_speed.py`). Otherwise, and
-    for higher orders, nested `jax.jvp`.
+    for higher orders, nested `jax.jvp`, where an index that prefixes another (`(0,)`
+    and `(0, 0)`) shares its nest. Measured on the Burgers and Allen–Cahn residual
+    gradients (2540 points, MLP 2-32-32-32-1): fused 1.3x faster than both nested
+    `jax.jvp` and reverse mode, which are on par.
 
     **Arguments:**
 
@@ -98,4 +117,4 @@ def partials(
         )
     if can_fuse and fused is not False:
         return fused_partials(u, x, idx)
-    return tuple(_nested(u, i)(x) for i in idx)
+    return _generic(u, x, idx)
