@@ -7,6 +7,7 @@ import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike, Bool, DTypeLike, Float, PRNGKeyArray
 
 from .._errors import bad_argument, check_positive_int
+from ._common import resolve_dtype
 from ._geometry import (
     AbstractDomain,
     SpaceTime,
@@ -14,13 +15,8 @@ from ._geometry import (
     face_measure,
     face_table,
 )
-from ._sequences import (
-    SEQUENCES,
-    SOBOL_MAX_DIM,
-    check_method,
-    grid_side,
-    resolve_dtype,
-)
+from ._sequences import SEQUENCES, check_method, grid_side
+from ._sobol import SOBOL_MAX_DIM
 
 
 def _check_sequence(where: str, method: str, counts: list[int], d: int) -> None:

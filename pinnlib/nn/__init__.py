@@ -2,12 +2,7 @@
 
 from ._embeddings import (
     FourierFeatures as FourierFeatures,
-)
-from ._embeddings import (
     Normalize as Normalize,
-)
-from ._embeddings import (
     PeriodicEmbedding as PeriodicEmbedding,
 )
-from ._mlp import ACTIVATIONS as ACTIVATIONS
-from ._mlp import mlp as mlp
+from ._mlp import ACTIVATIONS as ACTIVATIONS, mlp as mlp

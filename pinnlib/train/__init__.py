@@ -1,16 +1,10 @@
 """Training core: state, step, scanned loop. No classes with behaviour."""
 
-from ._fit import FitResult as FitResult
-from ._fit import fit as fit
-from ._loop import draw_batch as draw_batch
-from ._loop import run_steps as run_steps
+from ._fit import FitResult as FitResult, fit as fit
+from ._loop import draw_batch as draw_batch, run_steps as run_steps
 from ._state import (
     TrainState as TrainState,
-)
-from ._state import (
     init_state as init_state,
-)
-from ._state import (
     switch_optimizer as switch_optimizer,
 )
 from ._step import make_step as make_step

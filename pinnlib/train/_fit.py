@@ -136,8 +136,10 @@ def fit(
     )
     if not 0.0 <= min_rel_improvement < 1.0:
         raise bad_argument(
-            "pinnlib.fit(min_rel_improvement=...)", "a fraction in [0, 1)",
-            min_rel_improvement, "Pass e.g. 0.01 to require a 1% improvement.",
+            "pinnlib.fit(min_rel_improvement=...)",
+            "a fraction in [0, 1)",
+            min_rel_improvement,
+            "Pass e.g. 0.01 to require a 1% improvement.",
         )
     if patience is not None and validate is None:
         raise bad_argument(
