@@ -122,3 +122,11 @@ def test_point_errors():
         term(u, jnp.zeros(3), None)
     with pytest.raises(ValueError, match=r"g=..."):
         pl.losses.dirichlet("zero")
+
+
+def test_model_and_points_of_different_dimension_is_a_clear_error():
+    loss = pl.losses.combine(pde=pl.losses.dirichlet())
+    u = pl.nn.mlp(3, width=4, depth=1, key=jax.random.key(0))
+    batch = {"pde": jnp.zeros((5, 2))}
+    with pytest.raises(ValueError, match=r"batch=\{'pde': ...\}.*dimension 2"):
+        loss(u, batch, loss.init_weights(), None)

@@ -21,6 +21,23 @@ def _float_dtype(tree) -> np.dtype | None:
     return None
 
 
+def _check_point_dimension(name: str, model: PointFn, entry) -> None:
+    points = entry[0] if isinstance(entry, tuple) else entry
+    if getattr(points, "ndim", None) != 2:
+        return  # the term itself reports malformed points
+    try:
+        jax.eval_shape(model, jax.ShapeDtypeStruct(points.shape[1:], points.dtype))
+    except (TypeError, ValueError) as error:
+        raise bad_argument(
+            f"pinnlib.losses.combine(...)(batch={{{name!r}: ...}})",
+            "points the model accepts",
+            f"points of dimension {points.shape[1]}, on which the model fails "
+            f"({type(error).__name__}: {str(error).splitlines()[0]})",
+            "Check that the model's input size matches the domain's dimension "
+            "(space dims + 1 for space-time points).",
+        ) from None
+
+
 class CompositeLoss(eqx.Module):
     r"""A weighted sum of named terms, $\mathcal{L} = \sum_k w_k \mathcal{L}_k$.
 
@@ -75,6 +92,7 @@ class CompositeLoss(eqx.Module):
                 )
         model_dtype = _float_dtype(model)
         for name in self.terms:
+            _check_point_dimension(name, model, batch[name])
             dtype = _float_dtype(batch[name])
             if model_dtype is not None and dtype is not None and dtype != model_dtype:
                 raise TypeError(
