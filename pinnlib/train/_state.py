@@ -41,6 +41,17 @@ class TrainState(eqx.Module):
     step: Int[Array, ""]
 
 
+def check_loss(where: str, loss) -> None:
+    """Raise unless `loss` is a `CompositeLoss` (its term names key weights and batch)."""
+    if not isinstance(loss, CompositeLoss):
+        raise bad_argument(
+            where,
+            "a CompositeLoss from pinnlib.losses.combine",
+            type(loss).__name__,
+            "Build the loss with pl.losses.combine(name=term, ...).",
+        )
+
+
 def init_state(
     model: PointFn,
     optimizer: optax.GradientTransformation,
@@ -71,13 +82,7 @@ def init_state(
         state = pl.init_state(u, optax.adam(1e-3), loss, key=jax.random.key(1))
         ```
     """
-    if not isinstance(loss, CompositeLoss):
-        raise bad_argument(
-            "pinnlib.init_state(loss=...)",
-            "a CompositeLoss from pinnlib.losses.combine",
-            type(loss).__name__,
-            "Build the loss with pl.losses.combine(name=term, ...).",
-        )
+    check_loss("pinnlib.init_state(loss=...)", loss)
     params = eqx.filter(model, eqx.is_inexact_array)
     leaves = jax.tree.leaves(params)
     dtype = leaves[0].dtype if leaves else None

@@ -10,8 +10,7 @@ from jaxtyping import Array, Float, PyTree
 
 from .._custom_types import Args
 from .._errors import bad_argument
-from ..losses import CompositeLoss
-from ._state import TrainState
+from ._state import TrainState, check_loss
 
 
 def _dtype(params):
@@ -69,13 +68,7 @@ def make_step(
         state, metrics = eqx.filter_jit(step)(state, batch, {"nu": 0.01 / jnp.pi})
         ```
     """
-    if not isinstance(loss, CompositeLoss):
-        raise bad_argument(
-            "pinnlib.make_step(loss=...)",
-            "a CompositeLoss from pinnlib.losses.combine",
-            type(loss).__name__,
-            "Build the loss with pl.losses.combine(name=term, ...).",
-        )
+    check_loss("pinnlib.make_step(loss=...)", loss)
     if not hasattr(optimizer, "update") or not hasattr(optimizer, "init"):
         raise bad_argument(
             "pinnlib.make_step(optimizer=...)",
