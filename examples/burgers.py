@@ -86,8 +86,8 @@ def main(
     points = pl.draw_batch(sampler, state, resample_every)
 
     @eqx.filter_jit
-    def training_loss(model):
-        return loss(model, points, state.weights, args)[0]
+    def training_loss(model, points, weights, args):
+        return loss(model, points, weights, args)[0]
 
     lbfgs_step = pl.make_step(loss, lbfgs, reuse_value=True)
     phase2 = pl.fit(
@@ -96,7 +96,7 @@ def main(
         points,
         lbfgs_steps,
         chunk_size=lbfgs_chunk,
-        validate=training_loss,
+        validate=lambda model: training_loss(model, points, state.weights, args),
         patience=1,
         min_rel_improvement=lbfgs_min_improvement,
         **fit_kwargs,

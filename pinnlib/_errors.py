@@ -9,7 +9,7 @@ def bad_argument(where: str, what: str, received, fix: str) -> ValueError:
     return ValueError(f"{where}: expected {what}, got {received!r}. {fix}")
 
 
-def check_points(where: str, points, dim: int | None = None) -> None:
+def check_points(where: str, points) -> None:
     """Raise at trace time unless ``points`` is a non-empty ``(n, d)`` float array."""
     shape = getattr(points, "shape", None)
     if shape is None or len(shape) != 2:
@@ -22,13 +22,6 @@ def check_points(where: str, points, dim: int | None = None) -> None:
     if shape[0] == 0:
         raise bad_argument(
             where, "at least one point", shape, "Sample a positive number of points."
-        )
-    if dim is not None and shape[1] != dim:
-        raise bad_argument(
-            where,
-            f"points of dimension {dim} (shape (n, {dim}))",
-            shape,
-            f"Each point needs {dim} coordinates; check the domain or the points.",
         )
     if not np.issubdtype(points.dtype, np.floating):
         raise bad_argument(

@@ -37,6 +37,19 @@ def _space_axes(x: Point, space_only: bool) -> tuple[int, ...]:
     return tuple(range(x.shape[0] - 1 if space_only else x.shape[0]))
 
 
+def _check_dimension(name: str, x: Point, *, exact: int | None = None) -> None:
+    """Space-time equations need (x, t): exactly 2 coordinates, or at least 2."""
+    ok = x.shape[0] == exact if exact is not None else x.shape[0] >= 2
+    if not ok:
+        what = f"points (x, t) of dimension {exact}" if exact else "points (x..., t)"
+        raise bad_argument(
+            f"pinnlib.pdes.{name}(u, ...)(x)",
+            what,
+            x.shape,
+            "Space-time residuals take the space coordinates then time (last).",
+        )
+
+
 def burgers(u: PointFn, *, nu: Scalar) -> PointFn:
     r"""Viscous Burgers in 1-d: $r = u_t + u\,u_x - \nu\,u_{xx}$, points $(x, t)$.
 
@@ -54,6 +67,7 @@ def burgers(u: PointFn, *, nu: Scalar) -> PointFn:
     _coefficients("burgers", nu=nu)
 
     def residual(x: Point):
+        _check_dimension("burgers", x, exact=2)
         v, v_t, v_x, v_xx = partials(u, x, (), (1,), (0,), (0, 0))
         return v_t + v * v_x - nu * v_xx
 
@@ -95,6 +109,7 @@ def heat(u: PointFn, *, diffusivity: Scalar) -> PointFn:
     _coefficients("heat", diffusivity=diffusivity)
 
     def residual(x: Point):
+        _check_dimension("heat", x)
         u_t, *second = partials(u, x, (-1,), *((i, i) for i in _space_axes(x, True)))
         return u_t - diffusivity * sum(second)
 
@@ -115,6 +130,7 @@ def wave(u: PointFn, *, speed: Scalar) -> PointFn:
     _coefficients("wave", speed=speed)
 
     def residual(x: Point):
+        _check_dimension("wave", x)
         u_tt, *second = partials(
             u, x, (-1, -1), *((i, i) for i in _space_axes(x, True))
         )
@@ -140,6 +156,7 @@ def advection(
     _coefficients("advection", velocity=velocity)
 
     def residual(x: Point):
+        _check_dimension("advection", x)
         axes = _space_axes(x, True)
         c = jnp.broadcast_to(jnp.asarray(velocity, x.dtype), (len(axes),))
         u_t, *grads = partials(u, x, (-1,), *((i,) for i in axes))
@@ -168,6 +185,7 @@ def allen_cahn(
     _coefficients("allen_cahn", diffusion=diffusion, reaction=reaction)
 
     def residual(x: Point):
+        _check_dimension("allen_cahn", x, exact=2)
         v, v_t, v_xx = partials(u, x, (), (1,), (0, 0))
         return v_t - diffusion * v_xx + reaction * (v**3 - v)
 

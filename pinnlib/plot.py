@@ -147,7 +147,7 @@ def loss_history(
     **Arguments:**
 
     - `history`: a mapping from term name to a 1-d array with one value per
-        recorded step, e.g. `{"pde": ..., "bc": ..., "total": ...}`. An optional
+        recorded step, e.g. `{"pde": ..., "bc": ..., "loss": ...}`. An optional
         `"step"` entry gives the x axis (default `0, 1, 2, ...`). Non-positive
         values are not drawn on the log scale.
     - `path`: where to save a PNG, or `None`.

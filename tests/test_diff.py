@@ -18,6 +18,7 @@ from helpers import (
     random_points,
 )
 
+import pinnlib as pl
 import pinnlib.diff as diff
 import pinnlib.nn as nn
 
@@ -463,3 +464,16 @@ def test_parameter_gradients_through_embeddings():
     chex.assert_trees_all_close(g_fused, g_generic, rtol=1e-9, atol=1e-12)
     np.testing.assert_array_equal(np.asarray(g_fused.layers[1].frequencies), 0.0)
     assert float(jnp.max(jnp.abs(g_fused.layers[2].layers[0].weight))) > 1e-6
+
+
+def test_value_alone_through_an_embedding_applies_the_embedding():
+    # Only the value is requested: the embedding must still be applied (fused path).
+    for front in (
+        pl.nn.Normalize((0.0, 0.0), (2.0, 1.0)),
+        pl.nn.PeriodicEmbedding(2, axes=(0,), periods=(2.0,)),
+    ):
+        net = pl.nn.mlp(front.out_size, width=8, depth=2, key=jax.random.key(0))
+        u = eqx.nn.Sequential([front, net])
+        x = jnp.array([1.5, 0.7])
+        (value,) = pl.diff.partials(u, x, ())
+        np.testing.assert_allclose(value, u(x), rtol=1e-12)

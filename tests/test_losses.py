@@ -130,3 +130,37 @@ def test_model_and_points_of_different_dimension_is_a_clear_error():
     batch = {"pde": jnp.zeros((5, 2))}
     with pytest.raises(ValueError, match=r"batch=\{'pde': ...\}.*dimension 2"):
         loss(u, batch, loss.init_weights(), None)
+
+
+def test_periodic_and_neumann_check_their_geometry():
+    pts = _pts([-1.0, 0.1])
+    with pytest.raises(ValueError, match=r"periodic\(axis=...\)"):
+        pl.losses.periodic(axis=5, period=2.0, derivatives=0)(lambda p: p[0], pts, None)
+    with pytest.raises(ValueError, match=r"neumann\(normal=...\)"):
+        pl.losses.neumann(0.0, normal=(1.0,))(lambda p: p[0], pts, None)
+
+
+def test_residual_passes_each_pde_only_its_own_coefficients():
+    # A system: two residuals share one args dict with different coefficients.
+    loss = pl.losses.combine(
+        burgers=pl.losses.residual(pl.pdes.burgers),
+        heat=pl.losses.residual(pl.pdes.heat),
+    )
+    u = lambda p: p[0] / (1 + p[1])  # solves Burgers for any nu, not the heat eq.
+    pts = jax.random.uniform(jax.random.key(0), (20, 2), jnp.float64)
+    _, terms = loss(
+        u,
+        {"burgers": pts, "heat": pts},
+        loss.init_weights(),
+        {"nu": 0.1, "diffusivity": 0.5},
+    )
+    assert terms["burgers"] < 1e-28
+    assert terms["heat"] > 1e-3
+
+
+def test_data_values_of_another_dtype_are_an_error():
+    loss = pl.losses.combine(obs=pl.losses.data())
+    u = pl.nn.mlp(1, width=4, depth=1, key=jax.random.key(0), dtype=jnp.float32)
+    batch = {"obs": (jnp.zeros((3, 1), jnp.float32), jnp.zeros(3, jnp.float64))}
+    with pytest.raises(TypeError, match="obs"):
+        loss(u, batch, loss.init_weights(jnp.float32), None)

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from helpers import SOLUTIONS, assert_close, random_mlp, random_points
 
+import pinnlib as pl
 import pinnlib.pdes as pdes
 from pinnlib.diff import partials
 
@@ -227,3 +228,20 @@ def test_mlp_residual_matches_generic_path(name):
     # Same derivatives, different order of operations: float64 rounding only.
     assert_close(fused, manual, rtol=1e-10, atol=1e-12)
     assert float(jnp.max(jnp.abs(fused))) > 1e-3  # not a zero-vs-zero comparison
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda u: pl.pdes.burgers(u, nu=0.1),
+        lambda u: pl.pdes.allen_cahn(u),
+    ],
+)
+def test_one_dimensional_equations_reject_other_point_dimensions(make):
+    with pytest.raises((ValueError, TypeError), match="points"):
+        make(lambda p: p[0])(jnp.zeros(3))
+
+
+def test_space_time_equations_need_space_and_time():
+    with pytest.raises((ValueError, TypeError), match="points"):
+        pl.pdes.heat(lambda p: p[0], diffusivity=1.0)(jnp.zeros(1))

@@ -263,3 +263,10 @@ def test_min_rel_improvement_stops_a_stalled_run():
     assert int(result.best_state.step) == 20
     with pytest.raises(ValueError, match=r"fit\(min_rel_improvement=...\)"):
         pl.fit(step, state, sampler, 10, min_rel_improvement=1.5, progress=False)
+
+
+def test_new_coefficient_values_reuse_the_compiled_chunk():
+    _, sampler, step, state = _problem()
+    counted = eqx.debug.assert_max_traces(step, max_traces=2)
+    for nu in (0.01, 0.02):  # Python floats are passed as traced arrays
+        pl.fit(counted, state, sampler, 5, args={"nu": nu}, progress=False)

@@ -22,7 +22,7 @@ Index = tuple[int, ...]
 def is_fusable(u) -> bool:
     """Whether ``u`` is an MLP field (optionally behind embeddings) we can fuse."""
     if isinstance(u, eqx.nn.MLP):
-        return not u.scan
+        return not getattr(u, "scan", False)
     if isinstance(u, eqx.nn.Sequential) and len(u.layers) > 0:
         *front, last = u.layers
         return is_fusable(last) and not any(isinstance(f, eqx.nn.MLP) for f in front)
@@ -39,7 +39,7 @@ def _stream_plan(
 
 def _push_generic(f, value, first, second):
     """Push (value, {i: h_i}, {(i, j): h_ij}) through an arbitrary layer ``f``."""
-    out, tangents = value, {}
+    out, tangents = f(value), {}
     for i, h_i in first.items():
         out, tangents[i] = jax.jvp(f, (value,), (h_i,))
     seconds = {}

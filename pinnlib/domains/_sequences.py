@@ -75,8 +75,6 @@ def _latin_hypercube(n, d, dt, key):
     return jnp.minimum(u, jnp.nextafter(jnp.asarray(1, dt), jnp.asarray(0, dt)))
 
 
-# Joe & Kuo (2008) direction numbers, file new-joe-kuo-6.21201, dimensions 2..21:
-# (degree s, coefficient a, initial m_1..m_s). Dimension 1 is van der Corput's sequence.
 def _primes(count: int) -> list[int]:
     primes: list[int] = []
     c = 2

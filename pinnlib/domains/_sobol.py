@@ -10,6 +10,8 @@ from jaxtyping import Array, DTypeLike, Float, PRNGKeyArray
 from .._errors import bad_argument
 from ._common import check_nd, resolve_dtype
 
+# Joe & Kuo (2008) direction numbers, file new-joe-kuo-6.21201, dimensions 2..21:
+# (degree s, coefficient a, initial m_1..m_s). Dimension 1 is van der Corput's sequence.
 _JOE_KUO = (
     (1, 0, (1,)),
     (2, 1, (1, 3)),

@@ -9,7 +9,7 @@ import numpy as np
 from jaxtyping import Array, Float, PyTree
 
 from .._custom_types import Args, LossTerm, PointFn, Scalar
-from .._errors import bad_argument
+from .._errors import bad_argument, check_points
 
 RESERVED = ("loss", "step", "lr", "grad_norm")
 
@@ -23,8 +23,7 @@ def _float_dtype(tree) -> np.dtype | None:
 
 def _check_point_dimension(name: str, model: PointFn, entry) -> None:
     points = entry[0] if isinstance(entry, tuple) else entry
-    if getattr(points, "ndim", None) != 2:
-        return  # the term itself reports malformed points
+    check_points(f"pinnlib.losses.combine(...)(batch={{{name!r}: ...}})", points)
     try:
         jax.eval_shape(model, jax.ShapeDtypeStruct(points.shape[1:], points.dtype))
     except (TypeError, ValueError) as error:
@@ -93,8 +92,11 @@ class CompositeLoss(eqx.Module):
         model_dtype = _float_dtype(model)
         for name in self.terms:
             _check_point_dimension(name, model, batch[name])
-            dtype = _float_dtype(batch[name])
-            if model_dtype is not None and dtype is not None and dtype != model_dtype:
+            dtypes = {
+                x.dtype for x in jax.tree.leaves(batch[name]) if eqx.is_inexact_array(x)
+            }
+            dtype = next((d for d in dtypes if d != model_dtype), None)
+            if model_dtype is not None and dtype is not None:
                 raise TypeError(
                     f"pinnlib.losses.combine(...)(batch=...): the points of term "
                     f"{name!r} are {dtype} but the model's parameters are "

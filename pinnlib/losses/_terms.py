@@ -4,6 +4,7 @@ Elementwise misfits are reduced by a mean over the points, and summed over the
 components of vector-valued fields: $\\mathcal{L} = \\frac1n \\sum_k \\|r(x_k)\\|^2$.
 """
 
+import inspect
 from collections.abc import Callable, Sequence
 
 import jax
@@ -43,8 +44,17 @@ def _target(where: str, g) -> Callable[[Point], Scalar]:
     return lambda x: jnp.asarray(constant, x.dtype)
 
 
-def _pde_kwargs(args: Args) -> dict:
-    return {} if args is None else dict(args)
+def _accepted(pde) -> Callable[[Args], dict]:
+    """The keyword arguments of ``pde`` found in ``args`` (all, if it takes **kw)."""
+    params = inspect.signature(pde).parameters.values()
+    if any(p.kind is p.VAR_KEYWORD for p in params):
+        return lambda args: {} if args is None else dict(args)
+    names = {
+        p.name for p in params if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)
+    }
+    return lambda args: (
+        {} if args is None else {k: v for k, v in dict(args).items() if k in names}
+    )
 
 
 def residual(pde: Callable[..., PointFn]) -> LossTerm:
@@ -52,9 +62,10 @@ def residual(pde: Callable[..., PointFn]) -> LossTerm:
 
     **Arguments:**
 
-    - `pde`: a residual builder `pde(u, **args) -> r` such as `pinnlib.pdes.burgers`;
-      at evaluation it receives the model and the loss `args` (a dict of
-      coefficients) as keyword arguments.
+    - `pde`: a residual builder `pde(u, **coefficients) -> r` such as
+      `pinnlib.pdes.burgers`; at evaluation it receives the model and, as keyword
+      arguments, the entries of the loss `args` (a dict) that it accepts — so the
+      terms of a system can share one `args` dict.
 
     **Returns:** `term(model, points, args)`, with `points` of shape `(n, d)`.
 
@@ -66,9 +77,11 @@ def residual(pde: Callable[..., PointFn]) -> LossTerm:
         ```
     """
 
+    select = _accepted(pde)
+
     def term(model: PointFn, points, args: Args = None) -> Float[Array, ""]:
         check_points("pinnlib.losses.residual: points", points)
-        r = pde(model, **_pde_kwargs(args))
+        r = pde(model, **select(args))
         return mean_squared(jax.vmap(r)(points))
 
     return term
@@ -143,6 +156,16 @@ def neumann(g=0.0, *, normal: Sequence[float] | Callable[[Point], Array]) -> Los
 
     def term(model: PointFn, points, args: Args = None) -> Float[Array, ""]:
         check_points("pinnlib.losses.neumann: points", points)
+        n = jax.eval_shape(
+            normal_fn, jax.ShapeDtypeStruct(points.shape[1:], points.dtype)
+        )
+        if n.shape != points.shape[1:]:
+            raise bad_argument(
+                "pinnlib.losses.neumann(normal=...)",
+                f"a normal with {points.shape[1]} components (one per coordinate)",
+                n.shape,
+                "Give the outward normal in the points' coordinates.",
+            )
         flux = lambda x: gradient(model)(x) @ normal_fn(x) - target(x)  # noqa: E731
         return mean_squared(jax.vmap(flux)(points))
 
@@ -170,10 +193,24 @@ def periodic(*, axis: int, period: float, derivatives: int = 1) -> LossTerm:
             derivatives,
             "Match values (0) or values and first derivatives (1).",
         )
+    if isinstance(axis, bool) or not isinstance(axis, int):
+        raise bad_argument(
+            "pinnlib.losses.periodic(axis=...)",
+            "an int coordinate index",
+            axis,
+            "Name the periodic coordinate, e.g. axis=0 for x.",
+        )
     indices = ((), (axis,))[: derivatives + 1]
 
     def term(model: PointFn, points, args: Args = None) -> Float[Array, ""]:
         check_points("pinnlib.losses.periodic: points", points)
+        if not -points.shape[1] <= axis < points.shape[1]:
+            raise bad_argument(
+                "pinnlib.losses.periodic(axis=...)",
+                f"an axis of the {points.shape[1]}-d points",
+                axis,
+                "Pick the index of the periodic coordinate.",
+            )
 
         def mismatch(x):
             shifted = x.at[axis].add(period)

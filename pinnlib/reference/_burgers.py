@@ -8,6 +8,7 @@ import numpy as np
 from jaxtyping import Array, ArrayLike, Float, Float64
 
 from .._errors import bad_argument, check_positive_int
+from ..domains._common import resolve_dtype
 
 #: Points per vectorized chunk: bounds the ``(chunk, num_nodes)`` work arrays (~8 MB).
 _CHUNK = 8192
@@ -190,15 +191,7 @@ def burgers_grid(
             t1,
             "Pass e.g. t1=0.99 (the standard grid).",
         )
-    if dtype is None:
-        dtype = jnp.zeros(()).dtype
-    if not jnp.issubdtype(dtype, jnp.floating):
-        raise bad_argument(
-            f"{where}(dtype=...)",
-            "a floating dtype",
-            dtype,
-            "Pass jnp.float32, jnp.float64 or None (the default).",
-        )
+    dtype = resolve_dtype(where, dtype)
     xx, tt = np.meshgrid(
         np.linspace(-1.0, 1.0, nx), np.linspace(0.0, t1, nt), indexing="ij"
     )

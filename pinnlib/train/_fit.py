@@ -114,7 +114,7 @@ def fit(
     - `patience`: stop after this many validations without improvement (needs
       `validate`).
     - `min_rel_improvement`: a validation value counts as an improvement only if it
-      is below `best * (1 - min_rel_improvement)` (default 0: any decrease). With
+      is below `best - min_rel_improvement * |best|` (default 0: any decrease). With
       `validate` returning the training loss, this stops an optimizer that has
       stalled, e.g. L-BFGS at the float32 floor.
     - `progress`: show a tqdm progress bar with the current loss.
@@ -148,6 +148,16 @@ def fit(
             patience,
             "Pass validate=lambda model: error(model) to use early stopping.",
         )
+    # Python numbers in args become weakly typed arrays: traced, not baked into the
+    # program, so new coefficient values reuse the compiled chunk (and keep dtypes).
+    args = jax.tree.map(
+        lambda a: (
+            jnp.asarray(a)
+            if isinstance(a, int | float) and not isinstance(a, bool)
+            else a
+        ),
+        args,
+    )
     sampler = batch if callable(batch) else None
     fixed_batch = None if sampler is not None else batch
     history: dict[str, list] = {}
@@ -176,7 +186,8 @@ def fit(
             value = float(validate(state.model))
             val_steps.append(int(state.step))
             val_values.append(value)
-            if value < best * (1 - min_rel_improvement):
+            margin = min_rel_improvement * abs(best) if math.isfinite(best) else 0.0
+            if value < best - margin:
                 best, best_state, waited = value, state, 0
             else:
                 waited += 1

@@ -1,4 +1,4 @@
-"""The scanned training loop: ``run_steps`` (building block) and ``fit`` (driver)."""
+"""Scanned steps: ``run_steps`` (public building block) and the chunk ``fit`` runs."""
 
 from collections.abc import Callable
 
