@@ -14,7 +14,8 @@ from .._errors import bad_argument, check_points
 RESERVED = ("loss", "step", "lr", "grad_norm")
 
 
-def _float_dtype(tree) -> np.dtype | None:
+def float_dtype(tree) -> np.dtype | None:
+    """The dtype of the first inexact array in ``tree`` (e.g. a model's parameters)."""
     for leaf in jax.tree.leaves(tree):
         if eqx.is_inexact_array(leaf):
             return leaf.dtype
@@ -89,7 +90,7 @@ class CompositeLoss(eqx.Module):
                     f"Give one {what} entry per loss term (sampler names must match "
                     "the term names).",
                 )
-        model_dtype = _float_dtype(model)
+        model_dtype = float_dtype(model)
         for name in self.terms:
             _check_point_dimension(name, model, batch[name])
             dtypes = {

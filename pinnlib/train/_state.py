@@ -1,7 +1,6 @@
 """The training state: one pytree holding everything a run needs to continue."""
 
 import equinox as eqx
-import jax
 import jax.numpy as jnp
 import optax
 from jaxtyping import Array, Float, Int, PRNGKeyArray, PyTree
@@ -9,6 +8,7 @@ from jaxtyping import Array, Float, Int, PRNGKeyArray, PyTree
 from .._custom_types import PointFn
 from .._errors import bad_argument
 from ..losses import CompositeLoss
+from ..losses._combine import float_dtype
 
 
 class TrainState(eqx.Module):
@@ -84,8 +84,7 @@ def init_state(
     """
     check_loss("pinnlib.init_state(loss=...)", loss)
     params = eqx.filter(model, eqx.is_inexact_array)
-    leaves = jax.tree.leaves(params)
-    dtype = leaves[0].dtype if leaves else None
+    dtype = float_dtype(params)
     if weights is None:
         weights = loss.init_weights(dtype)
     elif set(weights) != set(loss.names):

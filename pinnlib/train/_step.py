@@ -10,12 +10,8 @@ from jaxtyping import Array, Float, PyTree
 
 from .._custom_types import Args
 from .._errors import bad_argument
+from ..losses._combine import float_dtype
 from ._state import TrainState, check_loss
-
-
-def _dtype(params):
-    return jax.tree.leaves(params)[0].dtype
-
 
 Step = Callable[[TrainState, PyTree, Args], tuple[TrainState, dict[str, Array]]]
 
@@ -99,7 +95,10 @@ def make_step(
             )
             total, grads = jax.lax.cond(
                 jnp.isfinite(stored),
-                lambda: (stored.astype(_dtype(params)), stored_grad),
+                lambda: (
+                    stored.astype(float_dtype(params) or stored.dtype),
+                    stored_grad,
+                ),
                 lambda: jax.value_and_grad(value_fn)(params),
             )
             terms = evaluate(params)[1]
