@@ -1,4 +1,7 @@
 import math
+import os
+import subprocess
+import sys
 
 import equinox as eqx
 import jax
@@ -235,3 +238,16 @@ def test_fourier_features_frequencies_get_zero_gradient(getkey):
 def test_fourier_features_bad_arguments(getkey, args, argument):
     with pytest.raises(ValueError, match=rf"FourierFeatures\({argument}=\.\.\.\)"):
         nn.FourierFeatures(*args, key=getkey())
+
+
+def test_normalize_keeps_bounds_exact_without_x64():
+    # Without x64, a jnp round trip would store 0.1 as 0.10000000149011612.
+    code = "import pinnlib.nn as nn; n = nn.Normalize((0.1,), (0.3,)); print(n.lower, n.upper)"
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "JAX_ENABLE_X64": "0"},
+    ).stdout.split()
+    assert out == ["(0.1,)", "(0.3,)"]

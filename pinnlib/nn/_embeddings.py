@@ -11,13 +11,15 @@ from collections.abc import Sequence
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jaxtyping import Array, Float, PRNGKeyArray
 
 from .._errors import bad_argument, check_positive_int
 
 
 def _as_floats(where: str, values) -> tuple[float, ...]:
-    floats = tuple(float(v) for v in jnp.ravel(jnp.asarray(values)).tolist())
+    # NumPy, not jnp: without x64, jnp.asarray would round the bounds to float32.
+    floats = tuple(float(v) for v in np.ravel(np.asarray(values, np.float64)))
     if not all(math.isfinite(v) for v in floats):
         raise bad_argument(where, "finite numbers", values, "Pass finite bounds.")
     return floats
