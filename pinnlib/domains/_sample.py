@@ -6,8 +6,8 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike, Bool, DTypeLike, Float, PRNGKeyArray
 
+from .._dtypes import resolve_dtype
 from .._errors import bad_argument, check_positive_int
-from ._common import resolve_dtype
 from ._geometry import (
     AbstractDomain,
     SpaceTime,

@@ -5,8 +5,8 @@ import jax
 import numpy as np
 from jaxtyping import Array, DTypeLike, Float, PRNGKeyArray
 
+from .._dtypes import resolve_dtype
 from .._errors import bad_argument, check_positive_int
-from ._common import resolve_dtype
 from ._geometry import AbstractDomain, SpaceTime
 from ._sample import sample_boundary, sample_initial, sample_interior
 from ._sequences import check_method

@@ -8,8 +8,9 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, DTypeLike, Float, PRNGKeyArray
 
+from .._dtypes import resolve_dtype
 from .._errors import bad_argument
-from ._common import check_nd, resolve_dtype
+from ._common import check_nd
 from ._sobol import sobol
 
 # Each sequence is one compiled kernel (n, d, dtype static), so eager calls compile once

@@ -7,8 +7,9 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, DTypeLike, Float, PRNGKeyArray
 
+from .._dtypes import resolve_dtype
 from .._errors import bad_argument
-from ._common import check_nd, resolve_dtype
+from ._common import check_nd
 
 # Joe & Kuo (2008) direction numbers, file new-joe-kuo-6.21201, dimensions 2..21:
 # (degree s, coefficient a, initial m_1..m_s). Dimension 1 is van der Corput's sequence.

@@ -5,21 +5,13 @@ from collections.abc import Mapping
 import equinox as eqx
 import jax
 import jax.numpy as jnp
-import numpy as np
 from jaxtyping import Array, Float, PyTree
 
 from .._custom_types import Args, LossTerm, PointFn, Scalar
+from .._dtypes import float_dtype
 from .._errors import bad_argument, check_points
 
 RESERVED = ("loss", "step", "lr", "grad_norm")
-
-
-def float_dtype(tree) -> np.dtype | None:
-    """The dtype of the first inexact array in ``tree`` (e.g. a model's parameters)."""
-    for leaf in jax.tree.leaves(tree):
-        if eqx.is_inexact_array(leaf):
-            return leaf.dtype
-    return None
 
 
 def _check_point_dimension(name: str, model: PointFn, entry) -> None:

@@ -7,8 +7,8 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, ArrayLike, Float, Float64
 
+from .._dtypes import resolve_dtype
 from .._errors import bad_argument, check_positive_int
-from ..domains._common import resolve_dtype
 
 #: Points per vectorized chunk: bounds the ``(chunk, num_nodes)`` work arrays (~8 MB).
 _CHUNK = 8192

@@ -6,9 +6,9 @@ import optax
 from jaxtyping import Array, Float, Int, PRNGKeyArray, PyTree
 
 from .._custom_types import PointFn
+from .._dtypes import float_dtype
 from .._errors import bad_argument
 from ..losses import CompositeLoss
-from ..losses._combine import float_dtype
 
 
 class TrainState(eqx.Module):

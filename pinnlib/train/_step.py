@@ -9,8 +9,8 @@ import optax
 from jaxtyping import Array, Float, PyTree
 
 from .._custom_types import Args
+from .._dtypes import float_dtype
 from .._errors import bad_argument
-from ..losses._combine import float_dtype
 from ._state import TrainState, check_loss
 
 Step = Callable[[TrainState, PyTree, Args], tuple[TrainState, dict[str, Array]]]
