@@ -2,6 +2,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from helpers import random_points
 
 import pinnlib as pl
 
@@ -105,12 +106,51 @@ def test_combine_errors():
         pl.losses.combine(pde=3.0)
     loss = pl.losses.combine(pde=pl.losses.dirichlet())
     u = pl.nn.mlp(2, width=4, depth=1, key=jax.random.key(0), dtype=jnp.float32)
+    weights = loss.init_weights(jnp.float32)
     with pytest.raises(ValueError, match=r"batch=.*\['pde'\]"):
-        loss(u, {"bc": jnp.zeros((3, 2), jnp.float32)}, loss.init_weights(), None)
+        loss(u, {"bc": jnp.zeros((3, 2), jnp.float32)}, weights, None)
     with pytest.raises(
         TypeError, match="float64 but the model's parameters are float32"
     ):
-        loss(u, {"pde": jnp.zeros((3, 2), jnp.float64)}, loss.init_weights(), None)
+        loss(u, {"pde": jnp.zeros((3, 2), jnp.float64)}, weights, None)
+    points = {"pde": jnp.zeros((3, 2), jnp.float32)}
+    with pytest.raises(TypeError, match=r"weights=.*float64 array.*float32"):
+        loss(u, points, loss.init_weights(jnp.float64), None)
+    with pytest.raises(TypeError, match=r"args=.*float64 array.*float32"):
+        loss(u, points, weights, {"nu": jnp.asarray(0.1, jnp.float64)})
+    # Python numbers (weakly typed) are fine and keep the model's dtype.
+    total, _ = loss(u, points, {"pde": 2.0}, {"nu": 0.1})
+    assert total.dtype == jnp.float32
+
+
+def test_residuals_are_the_least_squares_form(getkey):
+    nu = 0.05
+    loss = pl.losses.combine(
+        pde=pl.losses.residual(pl.pdes.burgers),
+        ic=pl.losses.initial(lambda p: -jnp.sin(jnp.pi * p[0]), velocity=0.5),
+        obs=pl.losses.data(),
+        custom=pl.losses.least_squares(
+            lambda model, points, args: jax.vmap(model)(points) - points[:, 0]
+        ),
+    )
+    u = pl.nn.mlp(2, width=8, depth=2, key=getkey())
+    x = random_points(0, 7, [-1, 0], [1, 1])
+    batch = {"pde": x, "ic": x[:5], "obs": (x[:4], x[:4, 0]), "custom": x[:3]}
+    weights = {"pde": 2.0, "ic": 0.5, "obs": 3.0, "custom": 1.0}
+    total, terms = loss(u, batch, weights, {"nu": nu})
+    r = loss.residuals(u, batch, weights, {"nu": nu})
+    assert r.shape == (7 + 5 * 2 + 4 + 3,)
+    np.testing.assert_allclose(jnp.sum(r**2), total, rtol=1e-12)
+    misfit = loss.terms["custom"].misfit(u, x[:3], None)
+    np.testing.assert_allclose(jnp.mean(misfit**2), terms["custom"], rtol=1e-12)
+
+
+def test_residuals_need_least_squares_terms():
+    loss = pl.losses.combine(pde=lambda model, points, args: jnp.sum(points))
+    with pytest.raises(ValueError, match=r"combine\(pde=...\).*least_squares"):
+        loss.residuals(lambda p: p[0], {"pde": jnp.zeros((2, 1))}, {"pde": 1.0})
+    with pytest.raises(ValueError, match=r"least_squares\(misfit=...\)"):
+        pl.losses.least_squares(3.0)
 
 
 def test_point_errors():

@@ -5,11 +5,16 @@ from ._combine import (
     combine as combine,
     weighted_sum as weighted_sum,
 )
+from ._jacobian import residual_jacobian as residual_jacobian
+from ._least_squares import (
+    LeastSquaresTerm as LeastSquaresTerm,
+    least_squares as least_squares,
+    mean_squared as mean_squared,
+)
 from ._terms import (
     data as data,
     dirichlet as dirichlet,
     initial as initial,
-    mean_squared as mean_squared,
     neumann as neumann,
     periodic as periodic,
     residual as residual,

@@ -10,6 +10,7 @@ from jaxtyping import Array, Float, PyTree
 from .._custom_types import Args, LossTerm, PointFn, Scalar
 from .._dtypes import float_dtype
 from .._errors import bad_argument, check_points
+from ._least_squares import LeastSquaresTerm
 
 RESERVED = ("loss", "step", "lr", "grad_norm")
 
@@ -28,6 +29,35 @@ def _check_point_dimension(name: str, model: PointFn, entry) -> None:
             "Check that the model's input size matches the domain's dimension "
             "(space dims + 1 for space-time points).",
         ) from None
+
+
+def check_least_squares(name: str, term) -> None:
+    """Raise unless the term ``name`` is a `LeastSquaresTerm`."""
+    if not isinstance(term, LeastSquaresTerm):
+        raise bad_argument(
+            f"pinnlib.losses.combine({name}=...)",
+            "a least-squares term (for Gauss–Newton / natural gradient)",
+            type(term).__name__,
+            "Build the term with pl.losses.least_squares(misfit), giving "
+            "the per-point misfits whose mean square is the term.",
+        )
+
+
+def _check_same_dtype(what: str, tree, model_dtype) -> None:
+    """Raise if a (non-weakly typed) float array in ``tree`` has another dtype."""
+    for leaf in jax.tree.leaves(tree):
+        if (
+            model_dtype is not None
+            and eqx.is_inexact_array(leaf)
+            and not getattr(leaf, "weak_type", False)
+            and leaf.dtype != model_dtype
+        ):
+            raise TypeError(
+                f"pinnlib.losses.combine(...)({what}=...): a {leaf.dtype} array in "
+                f"`{what}`, but the model's parameters are {model_dtype}. Convert it "
+                f"with .astype({model_dtype}) (or pass a Python number); pinnlib "
+                "never casts silently."
+            )
 
 
 class CompositeLoss(eqx.Module):
@@ -71,7 +101,9 @@ class CompositeLoss(eqx.Module):
         """Unit weights `{name: 1.0}` of the default (or given) float dtype."""
         return {name: jnp.ones((), dtype) for name in self.terms}
 
-    def _check(self, model: PointFn, batch: Mapping, weights: Mapping) -> None:
+    def _check(
+        self, model: PointFn, batch: Mapping, weights: Mapping, args: Args
+    ) -> None:
         for what, given in (("batch", batch), ("weights", weights)):
             if not isinstance(given, Mapping) or set(given) != set(self.terms):
                 keys = sorted(given) if isinstance(given, Mapping) else type(given)
@@ -83,6 +115,8 @@ class CompositeLoss(eqx.Module):
                     "the term names).",
                 )
         model_dtype = float_dtype(model)
+        for what, tree in (("weights", weights), ("args", args)):
+            _check_same_dtype(what, tree, model_dtype)
         for name in self.terms:
             _check_point_dimension(name, model, batch[name])
             dtypes = {
@@ -100,11 +134,45 @@ class CompositeLoss(eqx.Module):
     def __call__(
         self, model: PointFn, batch: Mapping, weights: Mapping, args: Args = None
     ) -> tuple[Float[Array, ""], dict[str, Float[Array, ""]]]:
-        self._check(model, batch, weights)
+        self._check(model, batch, weights, args)
         values = {
             name: term(model, batch[name], args) for name, term in self.terms.items()
         }
         return weighted_sum(values, dict(weights)), values
+
+    def residuals(
+        self, model: PointFn, batch: Mapping, weights: Mapping, args: Args = None
+    ) -> Float[Array, " N"]:
+        r"""The weighted residual vector $r$ with $\mathcal{L} = \|r\|^2$.
+
+        $r = \big(\sqrt{w_k / n_k}\, m_k\big)_k$, the misfits $m_k$ of every term
+        (flattened, $n_k$ points each) scaled so that the sum of squares is the total
+        loss. This is the least-squares form Gauss–Newton and natural-gradient
+        optimizers work on; every term must be a `LeastSquaresTerm` (all builders in
+        `pinnlib.losses` are; wrap your own with `pinnlib.losses.least_squares`), and
+        the weights must be non-negative.
+
+        **Arguments:** as for calling the loss.
+
+        **Returns:** `r` of shape `(N,)`, $N = \sum_k n_k \times$ (misfit size).
+
+        **Raises:** `ValueError` naming a term that has no least-squares form.
+
+        !!! example
+
+            ```python
+            r = loss.residuals(u, batch, loss.init_weights(), {"nu": nu})
+            jnp.sum(r**2)   # equals loss(u, batch, weights, args)[0]
+            ```
+        """
+        self._check(model, batch, weights, args)
+        parts = []
+        for name, term in self.terms.items():
+            check_least_squares(name, term)
+            misfit = term.misfit(model, batch[name], args)
+            scale = jnp.sqrt(jax.lax.stop_gradient(weights[name]) / misfit.shape[0])
+            parts.append(scale.astype(misfit.dtype) * misfit.reshape(-1))
+        return jnp.concatenate(parts)
 
 
 def combine(**terms) -> CompositeLoss:

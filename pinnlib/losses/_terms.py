@@ -1,4 +1,4 @@
-"""Loss terms: each builder returns ``term(model, points, args) -> scalar``.
+"""Loss terms: each builder returns a ``LeastSquaresTerm`` built from a misfit.
 
 Elementwise misfits are reduced by a mean over the points, and summed over the
 components of vector-valued fields: $\\mathcal{L} = \\frac1n \\sum_k \\|r(x_k)\\|^2$.
@@ -9,24 +9,12 @@ from collections.abc import Callable, Sequence
 
 import jax
 import jax.numpy as jnp
-from jaxtyping import Array, Float
+from jaxtyping import Array
 
-from .._custom_types import Args, LossTerm, Point, PointFn, Scalar
+from .._custom_types import Args, Point, PointFn, Scalar
 from .._errors import bad_argument, check_points
 from ..diff import gradient, partials
-
-
-def mean_squared(values: Float[Array, " n *m"]) -> Float[Array, ""]:
-    r"""$\frac1n \sum_k \|v_k\|^2$: mean over points of the squared (summed) misfit.
-
-    !!! example
-
-        ```python
-        pl.losses.mean_squared(jnp.array([1.0, 3.0]))   # 5.0
-        ```
-    """
-    squares = jnp.square(values).reshape(values.shape[0], -1)
-    return jnp.mean(jnp.sum(squares, axis=1))
+from ._least_squares import LeastSquaresTerm, least_squares
 
 
 def _target(where: str, g) -> Callable[[Point], Scalar]:
@@ -57,7 +45,7 @@ def _accepted(pde) -> Callable[[Args], dict]:
     )
 
 
-def residual(pde: Callable[..., PointFn]) -> LossTerm:
+def residual(pde: Callable[..., PointFn]) -> LeastSquaresTerm:
     r"""Mean squared PDE residual $\frac1n\sum_k \|r(x_k)\|^2$ over collocation points.
 
     **Arguments:**
@@ -79,15 +67,15 @@ def residual(pde: Callable[..., PointFn]) -> LossTerm:
 
     select = _accepted(pde)
 
-    def term(model: PointFn, points, args: Args = None) -> Float[Array, ""]:
+    def misfit(model: PointFn, points, args: Args = None) -> Array:
         check_points("pinnlib.losses.residual: points", points)
         r = pde(model, **select(args))
-        return mean_squared(jax.vmap(r)(points))
+        return jax.vmap(r)(points)
 
-    return term
+    return least_squares(misfit)
 
 
-def dirichlet(g=0.0) -> LossTerm:
+def dirichlet(g=0.0) -> LeastSquaresTerm:
     r"""Dirichlet condition $u = g$ on boundary points: $\frac1n\sum_k \|u(x_k) - g(x_k)\|^2$.
 
     **Arguments:** `g`: a point function or a number (default 0).
@@ -100,14 +88,14 @@ def dirichlet(g=0.0) -> LossTerm:
     """
     target = _target("pinnlib.losses.dirichlet(g=...)", g)
 
-    def term(model: PointFn, points, args: Args = None) -> Float[Array, ""]:
+    def misfit(model: PointFn, points, args: Args = None) -> Array:
         check_points("pinnlib.losses.dirichlet: points", points)
-        return mean_squared(jax.vmap(lambda x: model(x) - target(x))(points))
+        return jax.vmap(lambda x: model(x) - target(x))(points)
 
-    return term
+    return least_squares(misfit)
 
 
-def initial(g, *, velocity=None) -> LossTerm:
+def initial(g, *, velocity=None) -> LeastSquaresTerm:
     r"""Initial condition $u(x, t_0) = g(x)$, and $u_t(x, t_0) = h(x)$ if `velocity`.
 
     Points are space-time points on the initial slice (time last). For second order
@@ -127,14 +115,18 @@ def initial(g, *, velocity=None) -> LossTerm:
         return value
     rate = _target("pinnlib.losses.initial(velocity=...)", velocity)
 
-    def term(model: PointFn, points, args: Args = None) -> Float[Array, ""]:
+    def misfit(model: PointFn, points, args: Args = None) -> Array:
         u_t = jax.vmap(lambda x: partials(model, x, (-1,))[0] - rate(x))(points)
-        return value(model, points, args) + mean_squared(u_t)
+        values = value.misfit(model, points, args)
+        n = points.shape[0]
+        return jnp.concatenate([values.reshape(n, -1), u_t.reshape(n, -1)], axis=1)
 
-    return term
+    return least_squares(misfit)
 
 
-def neumann(g=0.0, *, normal: Sequence[float] | Callable[[Point], Array]) -> LossTerm:
+def neumann(
+    g=0.0, *, normal: Sequence[float] | Callable[[Point], Array]
+) -> LeastSquaresTerm:
     r"""Neumann condition $\partial u/\partial n = \nabla u \cdot n = g$ on boundary points.
 
     **Arguments:** `g`: point function or number; `normal`: the outward unit normal,
@@ -154,7 +146,7 @@ def neumann(g=0.0, *, normal: Sequence[float] | Callable[[Point], Array]) -> Los
         fixed = tuple(float(v) for v in normal)
         normal_fn = lambda x: jnp.asarray(fixed, x.dtype)  # noqa: E731
 
-    def term(model: PointFn, points, args: Args = None) -> Float[Array, ""]:
+    def misfit(model: PointFn, points, args: Args = None) -> Array:
         check_points("pinnlib.losses.neumann: points", points)
         n = jax.eval_shape(
             normal_fn, jax.ShapeDtypeStruct(points.shape[1:], points.dtype)
@@ -167,12 +159,12 @@ def neumann(g=0.0, *, normal: Sequence[float] | Callable[[Point], Array]) -> Los
                 "Give the outward normal in the points' coordinates.",
             )
         flux = lambda x: gradient(model)(x) @ normal_fn(x) - target(x)  # noqa: E731
-        return mean_squared(jax.vmap(flux)(points))
+        return jax.vmap(flux)(points)
 
-    return term
+    return least_squares(misfit)
 
 
-def periodic(*, axis: int, period: float, derivatives: int = 1) -> LossTerm:
+def periodic(*, axis: int, period: float, derivatives: int = 1) -> LeastSquaresTerm:
     r"""Periodicity along `axis`: $u(x) = u(x + P e_i)$, and the first derivatives.
 
     Points lie on the lower face; each is compared with its image on the upper
@@ -202,7 +194,7 @@ def periodic(*, axis: int, period: float, derivatives: int = 1) -> LossTerm:
         )
     indices = ((), (axis,))[: derivatives + 1]
 
-    def term(model: PointFn, points, args: Args = None) -> Float[Array, ""]:
+    def misfit(model: PointFn, points, args: Args = None) -> Array:
         check_points("pinnlib.losses.periodic: points", points)
         if not -points.shape[1] <= axis < points.shape[1]:
             raise bad_argument(
@@ -217,12 +209,12 @@ def periodic(*, axis: int, period: float, derivatives: int = 1) -> LossTerm:
             lo, hi = partials(model, x, *indices), partials(model, shifted, *indices)
             return jnp.stack([a - b for a, b in zip(lo, hi)])
 
-        return mean_squared(jax.vmap(mismatch)(points))
+        return jax.vmap(mismatch)(points)
 
-    return term
+    return least_squares(misfit)
 
 
-def data() -> LossTerm:
+def data() -> LeastSquaresTerm:
     r"""Data misfit $\frac1n\sum_k \|u(x_k) - y_k\|^2$; its batch entry is `(x, y)`.
 
     **Returns:** `term(model, (points, values), args)` with `points (n, d)`,
@@ -236,7 +228,7 @@ def data() -> LossTerm:
         ```
     """
 
-    def term(model: PointFn, observations, args: Args = None) -> Float[Array, ""]:
+    def misfit(model: PointFn, observations, args: Args = None) -> Array:
         if not (isinstance(observations, tuple) and len(observations) == 2):
             raise bad_argument(
                 "pinnlib.losses.data: batch entry",
@@ -254,6 +246,6 @@ def data() -> LossTerm:
                 values.shape,
                 "Give one observed value (or vector) per point.",
             )
-        return mean_squared(predicted - values)
+        return predicted - values
 
-    return term
+    return least_squares(misfit)
