@@ -2,8 +2,9 @@
 
 Pure functions over Equinox pytrees: fields (`pinnlib.nn`), differential operators
 (`pinnlib.diff`), residuals (`pinnlib.pdes`), domains and samplers
-(`pinnlib.domains`), loss builders (`pinnlib.losses`), and a training core of one
-state pytree, one step function and one scanned loop.
+(`pinnlib.domains`), loss builders (`pinnlib.losses`), optimizers beyond optax's
+(`pinnlib.optim`), and a training core of one state pytree, one step function and
+one scanned loop.
 """
 
 from importlib.metadata import PackageNotFoundError, version
@@ -14,12 +15,15 @@ from . import (
     losses as losses,
     metrics as metrics,
     nn as nn,
+    optim as optim,
     pdes as pdes,
     plot as plot,
     reference as reference,
 )
 from .train import (
+    RESULTS as RESULTS,
     FitResult as FitResult,
+    NonFiniteError as NonFiniteError,
     TrainState as TrainState,
     draw_batch as draw_batch,
     fit as fit,

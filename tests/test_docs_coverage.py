@@ -36,6 +36,7 @@ EXPECTED = (
     "pinnlib.pdes",
     "pinnlib.domains",
     "pinnlib.losses",
+    "pinnlib.optim",
     "pinnlib.reference",
     "pinnlib.metrics",
     "pinnlib.plot",

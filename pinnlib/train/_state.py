@@ -1,12 +1,13 @@
 """The training state: one pytree holding everything a run needs to continue."""
 
 import equinox as eqx
+import jax
 import jax.numpy as jnp
 import optax
 from jaxtyping import Array, Float, Int, PRNGKeyArray, PyTree
 
 from .._custom_types import PointFn
-from .._dtypes import float_dtype
+from .._dtypes import float_dtype, resolve_dtype
 from .._errors import bad_argument
 from ..losses import CompositeLoss
 
@@ -105,7 +106,7 @@ def init_state(
 
 
 def switch_optimizer(
-    state: TrainState, optimizer: optax.GradientTransformation
+    state: TrainState, optimizer: optax.GradientTransformation, *, dtype=None
 ) -> TrainState:
     r"""Continue training `state` with another optimizer (e.g. Adam, then L-BFGS).
 
@@ -113,13 +114,34 @@ def switch_optimizer(
     initialised afresh for `optimizer`. Build the matching step with
     `pinnlib.make_step(loss, optimizer)`.
 
+    With `dtype`, the model's floating arrays and the loss weights are converted
+    first, e.g. to float64 for a final L-BFGS or Gauss–Newton phase after a fast
+    float32 Adam phase (which needs `jax_enable_x64`; sample the next phase's points
+    in that dtype too).
+
+    **Arguments:** `state`; `optimizer`; `dtype`: optional float dtype for the model
+    and weights (keyword-only).
+
+    **Raises:** `ValueError` for a dtype that is not floating, or float64 without x64.
+
     !!! example
 
         ```python
         lbfgs = optax.lbfgs()
         state = pl.switch_optimizer(adam_result.state, lbfgs)
         result = pl.fit(pl.make_step(loss, lbfgs), state, batch, 5000)
+
+        # float64 from here on (with jax.config.update("jax_enable_x64", True))
+        state = pl.switch_optimizer(adam_result.state, lbfgs, dtype=jnp.float64)
         ```
     """
+    if dtype is not None:
+        dtype = resolve_dtype("pinnlib.switch_optimizer", dtype)
+        cast = lambda x: x.astype(dtype) if eqx.is_inexact_array(x) else x  # noqa: E731
+        state = eqx.tree_at(
+            lambda s: (s.model, s.weights),
+            state,
+            (jax.tree.map(cast, state.model), jax.tree.map(cast, state.weights)),
+        )
     params = eqx.filter(state.model, eqx.is_inexact_array)
     return eqx.tree_at(lambda s: s.opt_state, state, optimizer.init(params))

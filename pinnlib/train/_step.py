@@ -11,6 +11,8 @@ from jaxtyping import Array, Float, PyTree
 from .._custom_types import Args
 from .._dtypes import float_dtype
 from .._errors import bad_argument
+from ..losses import residual_jacobian
+from ..optim import GaussNewton
 from ._state import TrainState, check_loss
 
 Step = Callable[[TrainState, PyTree, Args], tuple[TrainState, dict[str, Array]]]
@@ -28,6 +30,43 @@ def _stored_value_and_grad(where: str, opt_state):
     return value, grad
 
 
+def _learning_rate(opt_state) -> Array | None:
+    """The optimizer's current learning rate, if its state records one.
+
+    `optax.inject_hyperparams` stores it (the schedule's value at this step); a
+    line search (`optax.lbfgs`, `pinnlib.optim.gauss_newton`) stores the accepted
+    step length. None if absent or ambiguous (several found).
+    """
+    found = [
+        value
+        for _, value in optax.tree.get_all_with_path(opt_state, "learning_rate")
+        if eqx.is_inexact_array(value) and value.shape == ()
+    ]
+    return found[0] if len(found) == 1 else None
+
+
+def _check_opt_state_dtypes(opt_state, params) -> None:
+    """Raise if the optimizer holds per-parameter arrays narrower than the parameters.
+
+    That happens when a model is cast to float64 but keeps its float32 optimizer
+    state. Scalars are not checked (`optax.inject_hyperparams` keeps float32
+    hyperparameters), nor wider arrays (`optax.lbfgs` keeps a float64 memory of
+    weights for float32 parameters under x64); both are harmless.
+    """
+    dtypes = {p.dtype for p in jax.tree.leaves(params)}
+    bits = min((jnp.finfo(d).bits for d in dtypes), default=0)
+    for leaf in jax.tree.leaves(opt_state):
+        narrower = eqx.is_inexact_array(leaf) and jnp.finfo(leaf.dtype).bits < bits
+        if narrower and leaf.ndim > 0:
+            raise TypeError(
+                f"pinnlib.make_step(...)(state=...): the optimizer state holds "
+                f"{leaf.dtype} arrays but the model's parameters are "
+                f"{sorted(str(d) for d in dtypes)}. Re-initialise the optimizer after "
+                "changing the model's dtype: pl.switch_optimizer(state, optimizer, "
+                "dtype=...)."
+            )
+
+
 def make_step(
     loss, optimizer: optax.GradientTransformation, *, reuse_value: bool = False
 ) -> Step:
@@ -39,7 +78,14 @@ def make_step(
     `updates = optimizer.update(grads, opt_state, params, value=L, grad=grads,
     value_fn=...)` and `optax.apply_updates`. The extra keyword arguments are what
     line-search optimizers such as `optax.lbfgs` need; other optax transformations
-    ignore them, so any optax optimizer works unchanged.
+    ignore them, so any optax optimizer works unchanged. A
+    `pinnlib.optim.gauss_newton` optimizer also receives `residual_fn`, the weighted
+    residual vector (`CompositeLoss.residuals`) as a function of the parameters.
+
+    Learning-rate schedules belong inside the optimizer, as its learning rate
+    (`optax.adam(schedule)`), never as a gradient scaling before Adam, which Adam's
+    normalisation would cancel. To see the rate in the history, inject it:
+    `optax.inject_hyperparams(optax.adam)(learning_rate=schedule)`.
 
     **Arguments:**
 
@@ -54,14 +100,24 @@ def make_step(
       values belong to the previous points). Keyword-only.
 
     **Returns:** `step(state, batch, args=None)`, pure and jittable, where `batch` is a
-    dict `{term: points}` and `metrics` is `{"loss": total, term: value, ...}`, all
-    evaluated at the parameters *before* the update.
+    dict `{term: points}` and `metrics` is `{"loss": total, "grad_norm": |g|, term:
+    value, ...}`, all evaluated at the parameters *before* the update, plus `"lr"`
+    when the optimizer state records a learning rate (`optax.inject_hyperparams`,
+    or the step length of a line search: `optax.lbfgs`, `gauss_newton`).
+
+    **Raises:** `TypeError` at trace time when the optimizer state's arrays have
+    another float dtype than the model's (e.g. a model cast to float64 with its
+    float32 Adam state: use `pinnlib.switch_optimizer(state, opt, dtype=...)`).
 
     !!! example
 
         ```python
         step = pl.make_step(loss, optax.adam(1e-3))
         state, metrics = eqx.filter_jit(step)(state, batch, {"nu": 0.01 / jnp.pi})
+
+        schedule = optax.warmup_cosine_decay_schedule(0.0, 1e-3, 500, 20_000)
+        adam = optax.inject_hyperparams(optax.adam)(learning_rate=schedule)
+        step = pl.make_step(loss, optax.chain(optax.clip_by_global_norm(1.0), adam))
         ```
     """
     check_loss("pinnlib.make_step(loss=...)", loss)
@@ -72,22 +128,39 @@ def make_step(
             type(optimizer).__name__,
             "Pass e.g. optax.adam(1e-3) or optax.lbfgs().",
         )
+    least_squares = isinstance(optimizer, GaussNewton)
     optimizer = optax.with_extra_args_support(optimizer)
 
     def step(
         state: TrainState, batch: Mapping, args: Args = None
     ) -> tuple[TrainState, dict[str, Float[Array, ""]]]:
         params, static = eqx.partition(state.model, eqx.is_inexact_array)
+        _check_opt_state_dtypes(state.opt_state, params)
 
         def evaluate(p):
             return loss(eqx.combine(p, static), batch, state.weights, args)
 
-        def value_fn(trial):
+        def in_model_dtypes(trial):
             # Line searches (optax.lbfgs) may form trial points in a wider dtype
             # (float64 step sizes under x64); evaluate them in the model's dtypes.
-            return evaluate(
-                jax.tree.map(lambda t, p: t.astype(p.dtype), trial, params)
-            )[0]
+            return jax.tree.map(lambda t, p: t.astype(p.dtype), trial, params)
+
+        def value_fn(trial):
+            return evaluate(in_model_dtypes(trial))[0]
+
+        def residual_fn(trial):
+            model = eqx.combine(in_model_dtypes(trial), static)
+            return loss.residuals(model, batch, state.weights, args)
+
+        def jacobian_fn(trial):
+            model = eqx.combine(in_model_dtypes(trial), static)
+            return residual_jacobian(loss, model, batch, state.weights, args)
+
+        extra = (
+            {"residual_fn": residual_fn, "jacobian_fn": jacobian_fn}
+            if least_squares
+            else {}
+        )
 
         if reuse_value:
             stored, stored_grad = _stored_value_and_grad(
@@ -105,7 +178,13 @@ def make_step(
         else:
             (total, terms), grads = jax.value_and_grad(evaluate, has_aux=True)(params)
         updates, opt_state = optimizer.update(
-            grads, state.opt_state, params, value=total, grad=grads, value_fn=value_fn
+            grads,
+            state.opt_state,
+            params,
+            value=total,
+            grad=grads,
+            value_fn=value_fn,
+            **extra,
         )
         model = eqx.combine(optax.apply_updates(params, updates), static)
         new_state = eqx.tree_at(
@@ -113,6 +192,10 @@ def make_step(
             state,
             (model, opt_state, state.step + 1),
         )
-        return new_state, {"loss": total, **terms}
+        metrics = {"loss": total, "grad_norm": optax.tree.norm(grads), **terms}
+        lr = _learning_rate(opt_state)
+        if lr is not None:
+            metrics["lr"] = lr
+        return new_state, metrics
 
     return step
