@@ -45,7 +45,7 @@ def test_fit_reduces_loss_and_records_every_term():
         step, state, sampler, 300, args={"nu": NU}, chunk_size=100, progress=False
     )
     history = result.history
-    assert set(history) == {"step", "loss", "pde", "bc", "ic"}
+    assert set(history) == {"step", "loss", "grad_norm", "pde", "bc", "ic"}
     assert all(v.shape == (300,) for v in history.values())
     np.testing.assert_array_equal(history["step"], np.arange(300))
     assert history["loss"][-1] < 0.3 * history["loss"][0]
@@ -135,7 +135,7 @@ def test_validation_and_early_stopping():
         patience=2,
         progress=False,
     )
-    assert result.stopped_early
+    assert result.result == pl.RESULTS.stopped_early
     np.testing.assert_array_equal(result.validation["step"], [10, 20, 30])
     assert int(result.best_state.step) == 10
     assert int(result.state.step) == 30
@@ -258,7 +258,7 @@ def test_min_rel_improvement_stops_a_stalled_run():
         patience=1,
         min_rel_improvement=0.01,
     )
-    assert result.stopped_early
+    assert result.result == pl.RESULTS.stopped_early
     np.testing.assert_array_equal(result.validation["value"], [1.0, 0.5, 0.499])
     assert int(result.best_state.step) == 20
     with pytest.raises(ValueError, match=r"fit\(min_rel_improvement=...\)"):

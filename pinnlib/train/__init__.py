@@ -1,7 +1,12 @@
 """Training core: state, step, scanned loop. No classes with behaviour."""
 
-from ._fit import FitResult as FitResult, fit as fit
+from ._fit import fit as fit
 from ._loop import draw_batch as draw_batch, run_steps as run_steps
+from ._results import (
+    RESULTS as RESULTS,
+    FitResult as FitResult,
+    NonFiniteError as NonFiniteError,
+)
 from ._state import (
     TrainState as TrainState,
     init_state as init_state,

@@ -3,7 +3,6 @@
 import math
 from collections.abc import Callable
 
-import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -12,39 +11,11 @@ from tqdm import tqdm
 
 from .._custom_types import Args, PointFn
 from .._errors import bad_argument, check_finite, check_positive_int
+from ._history import append, check_history, join
 from ._loop import _run_chunk
+from ._results import RESULTS, FitResult, NonFiniteError, nonfinite_message
 from ._state import TrainState
 from ._step import Step
-
-
-class FitResult(eqx.Module):
-    """What `pinnlib.fit` returns: an immutable record of the run.
-
-    **Fields:**
-
-    - `state`: the final `TrainState` (continue training from it).
-    - `history`: `{"step": (n,), "loss": (n,), term: (n,), ...}` NumPy arrays, one
-      entry per optimizer step taken (the values before each update).
-    - `validation`: `{"step": (k,), "value": (k,)}` from `validate`, one per chunk
-      (empty arrays without `validate`).
-    - `best_state`: the state with the lowest validation value (`None` without
-      `validate`).
-    - `stopped_early`: whether early stopping ended the run.
-
-    !!! example
-
-        ```python
-        result = pl.fit(step, state, sampler, 5000, args={"nu": nu})
-        result.history["loss"][-1], result.history["pde"][-1]
-        result = pl.fit(step, result.state, sampler, 5000, args={"nu": nu})  # continue
-        ```
-    """
-
-    state: TrainState
-    history: dict[str, np.ndarray]
-    validation: dict[str, np.ndarray]
-    best_state: TrainState | None
-    stopped_early: bool = eqx.field(static=True)
 
 
 def _check_fit_args(num_steps, chunk_size, resample_every, patience, batch, args):
@@ -66,12 +37,6 @@ def _check_fit_args(num_steps, chunk_size, resample_every, patience, batch, args
     return num_steps, min(chunk_size, num_steps)
 
 
-def _append(history: dict[str, list], metrics: dict, first_step: int, active: int):
-    history.setdefault("step", []).append(np.arange(first_step, first_step + active))
-    for name, values in metrics.items():
-        history.setdefault(name, []).append(np.asarray(values)[:active])
-
-
 def fit(
     step: Step,
     state: TrainState,
@@ -84,6 +49,8 @@ def fit(
     validate: Callable[[PointFn], float] | None = None,
     patience: int | None = None,
     min_rel_improvement: float = 0.0,
+    history: dict | None = None,
+    throw: bool = True,
     progress: bool = True,
 ) -> FitResult:
     r"""Train for `num_steps` steps: compiled `lax.scan` chunks, host work in between.
@@ -97,6 +64,19 @@ def fit(
     `key -> batch` (e.g. `pinnlib.domains.sampler(...)`). With a sampler the points
     are drawn from `state.key` inside the compiled loop by `pinnlib.draw_batch`, and
     redrawn every `resample_every` steps.
+
+    Non-finite guard: inside the compiled loop, a step is applied only if all its
+    metrics (loss and terms) are finite and the new model and optimizer state are
+    finite. The first step that fails is not applied; the run ends there with the
+    state from before it (`state.step` equals the failing step), a history of the
+    steps taken, and `FitResult.result` set to `RESULTS.nonfinite_loss` (the loss
+    or a term was NaN/inf) or `RESULTS.nonfinite_update` (the loss was finite but
+    the update was not). With `throw=True` this raises a `NonFiniteError` naming
+    the step and the non-finite terms. An optimizer wrapped in
+    `optax.apply_if_finite` skips a bad update on purpose (its `last_finite` state
+    is False): such a step is accepted (the parameters are unchanged, the history
+    shows the non-finite loss at that step) and training goes on, until its
+    `max_consecutive_errors` is exceeded and the update is applied.
 
     **Arguments:**
 
@@ -117,18 +97,37 @@ def fit(
       is below `best - min_rel_improvement * |best|` (default 0: any decrease). With
       `validate` returning the training loss, this stops an optimizer that has
       stalled, e.g. L-BFGS at the float32 floor.
+    - `history`: the history of earlier phases to continue, e.g.
+      `adam_result.history`: a dict of equal-length 1-d arrays with a `"step"`
+      entry. The returned history is this one followed by the new steps, per key;
+      a key present in only one part is NaN (float64) for the other part's steps.
+    - `throw`: raise `NonFiniteError` on a non-finite step (default); with
+      `throw=False`, return the `FitResult` with its `result` code instead.
     - `progress`: show a tqdm progress bar with the current loss.
 
-    **Returns:** a `FitResult` (final state, history, validation, best state).
+    **Returns:** a `FitResult` (final state, history, validation, best state, result
+    code, failing step).
 
     **Raises:** `ValueError` for non-positive counts, non-finite `args`,
-    `resample_every` without a sampler, or `patience` without `validate`.
+    `resample_every` without a sampler, `patience` without `validate`, or a
+    malformed `history`; `NonFiniteError` (with `throw=True`) when a step is
+    non-finite, carrying the `FitResult` as `error.result`.
 
     !!! example
 
         ```python
         result = pl.fit(step, state, sampler, 20_000, args={"nu": nu}, resample_every=1000)
         result.history["loss"][-1], result.state.model
+
+        # Adam, then L-BFGS on fixed points, with one history for both phases.
+        lbfgs = optax.lbfgs()
+        state = pl.switch_optimizer(result.state, lbfgs)
+        batch = pl.draw_batch(sampler, state, None)
+        result = pl.fit(
+            pl.make_step(loss, lbfgs), state, batch, 2000, args={"nu": nu},
+            history=result.history,
+        )
+        result.history["step"]  # 0, 1, ..., 21_999
         ```
     """
     num_steps, chunk = _check_fit_args(
@@ -148,6 +147,7 @@ def fit(
             patience,
             "Pass validate=lambda model: error(model) to use early stopping.",
         )
+    earlier = None if history is None else check_history(history)
     # Python numbers in args become weakly typed arrays: traced, not baked into the
     # program, so new coefficient values reuse the compiled chunk (and keep dtypes).
     args = jax.tree.map(
@@ -160,48 +160,67 @@ def fit(
     )
     sampler = batch if callable(batch) else None
     fixed_batch = None if sampler is not None else batch
-    history: dict[str, list] = {}
+    records: dict[str, list] = {}
     val_steps, val_values = [], []
-    best, best_state, waited, stopped_early = math.inf, None, 0, False
+    best, best_state, waited = math.inf, None, 0
+    code, failed_step, failed_metrics = RESULTS.successful, None, {}
     bar = tqdm(total=num_steps, disable=not progress, unit="step")
-    done = 0
-    for _ in range(math.ceil(num_steps / chunk)):
-        active = min(chunk, num_steps - done)
-        first_step = int(state.step)
-        state, metrics = _run_chunk(
-            step,
-            sampler,
-            state,
-            fixed_batch,
-            args,
-            jnp.asarray(active, jnp.int32),
-            chunk,
-            resample_every,
-        )
-        _append(history, metrics, first_step, active)
-        done += active
-        bar.update(active)
-        bar.set_postfix(loss=f"{float(history['loss'][-1][-1]):.3e}")
-        if validate is not None:
-            value = float(validate(state.model))
-            val_steps.append(int(state.step))
-            val_values.append(value)
-            margin = min_rel_improvement * abs(best) if math.isfinite(best) else 0.0
-            if value < best - margin:
-                best, best_state, waited = value, state, 0
-            else:
-                waited += 1
-            if patience is not None and waited >= patience:
-                stopped_early = True
+    try:
+        done = 0
+        for _ in range(math.ceil(num_steps / chunk)):
+            active = min(chunk, num_steps - done)
+            first_step = int(state.step)
+            state, metrics, chunk_code, chunk_failed = _run_chunk(
+                step,
+                sampler,
+                state,
+                fixed_batch,
+                args,
+                jnp.asarray(active, jnp.int32),
+                chunk,
+                resample_every,
+            )
+            code = RESULTS(int(chunk_code))
+            taken = (
+                active if code == RESULTS.successful else int(chunk_failed) - first_step
+            )
+            append(records, metrics, first_step, taken)
+            done += taken
+            bar.update(taken)
+            if taken:
+                bar.set_postfix(loss=f"{float(records['loss'][-1][-1]):.3e}")
+            if code != RESULTS.successful:
+                failed_step = int(chunk_failed)
+                failed_metrics = {
+                    k: float(v[taken]) for k, v in metrics.items() if v.ndim == 1
+                }
                 break
-    bar.close()
-    return FitResult(
+            if validate is not None:
+                value = float(validate(state.model))
+                val_steps.append(int(state.step))
+                val_values.append(value)
+                margin = min_rel_improvement * abs(best) if math.isfinite(best) else 0.0
+                if value < best - margin:
+                    best, best_state, waited = value, state, 0
+                else:
+                    waited += 1
+                if patience is not None and waited >= patience:
+                    code = RESULTS.stopped_early
+                    break
+    finally:
+        bar.close()
+    result = FitResult(
         state=state,
-        history={k: np.concatenate(v) for k, v in history.items()},
+        history=join(earlier, records),
         validation={
             "step": np.asarray(val_steps, np.int64),
             "value": np.asarray(val_values, np.float64),
         },
         best_state=best_state,
-        stopped_early=stopped_early,
+        result=code,
+        failed_step=failed_step,
     )
+    if failed_step is not None and throw:
+        message = nonfinite_message(code, failed_step, failed_metrics, state.weights)
+        raise NonFiniteError(message, result)
+    return result

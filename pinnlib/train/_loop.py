@@ -1,13 +1,16 @@
 """Scanned steps: ``run_steps`` (public building block) and the chunk ``fit`` runs."""
 
+import functools
 from collections.abc import Callable
 
 import equinox as eqx
 import jax
 import jax.numpy as jnp
-from jaxtyping import Array, Int, PyTree
+import optax
+from jaxtyping import Array, Bool, Int, PyTree
 
 from .._custom_types import Args
+from ._results import RESULTS
 from ._state import TrainState
 from ._step import Step
 
@@ -24,6 +27,10 @@ def run_steps(
     arrays); `num_steps` (a Python int); `args` (keyword-only).
 
     **Returns:** `(state, metrics)` with each metric stacked to shape `(num_steps,)`.
+
+    Unlike `pinnlib.fit`, `run_steps` has no guard against non-finite values: a NaN
+    loss or update is applied and propagates. Check `metrics` yourself, or use
+    `fit` (which stops at the first non-finite step and keeps the last finite state).
 
     !!! example
 
@@ -61,6 +68,53 @@ def draw_batch(
     return sampler(jax.random.fold_in(state.key, period))
 
 
+def _all(flags) -> Bool[Array, ""]:
+    return functools.reduce(jnp.logical_and, flags, jnp.asarray(True))
+
+
+def _all_finite(values) -> Bool[Array, ""]:
+    leaves = jax.tree.leaves(eqx.filter(values, eqx.is_inexact_array))
+    return _all(jnp.all(jnp.isfinite(x)) for x in leaves)
+
+
+def _became_nonfinite(old, new) -> Bool[Array, ""]:
+    """Whether an entry that was finite in `old` is NaN or inf in `new`.
+
+    Compared entry by entry so that optimizer states holding an infinite sentinel
+    (`optax.lbfgs`'s initial `value`, `reduce_on_plateau`'s `best_value`) pass.
+    """
+    old, new = (eqx.filter(t, eqx.is_inexact_array) for t in (old, new))
+    kept = jax.tree.map(
+        lambda a, b: jnp.all(~jnp.isfinite(a) | jnp.isfinite(b)), old, new
+    )
+    return ~_all(jax.tree.leaves(kept))
+
+
+def _skipped_on_purpose(opt_state) -> Bool[Array, ""]:
+    """Whether `optax.apply_if_finite` rejected this update (`last_finite` False)."""
+    found = optax.tree.get_all_with_path(opt_state, "last_finite")
+    return ~_all(jnp.asarray(value, bool) for _, value in found)
+
+
+def _guard(current: TrainState, new: TrainState, metrics: dict) -> Int[Array, ""]:
+    """The result code of one step: `successful` (accept it) or why it is rejected.
+
+    A step is accepted when the new model and optimizer state are finite and every
+    metric is finite, or the optimizer skipped the update on purpose
+    (`optax.apply_if_finite`; its parameters are then unchanged).
+    """
+    names = {"loss", *current.weights}
+    loss_ok = _all_finite([v for k, v in metrics.items() if k in names])
+    state_ok = _all_finite(new.model) & ~_became_nonfinite(
+        current.opt_state, new.opt_state
+    )
+    accept = state_ok & (_all_finite(metrics) | _skipped_on_purpose(new.opt_state))
+    failure = jnp.where(
+        loss_ok, int(RESULTS.nonfinite_update), int(RESULTS.nonfinite_loss)
+    )
+    return jnp.where(accept, int(RESULTS.successful), failure).astype(jnp.int32)
+
+
 @eqx.filter_jit
 def _run_chunk(
     step: Step,
@@ -72,16 +126,22 @@ def _run_chunk(
     length: int,
     resample_every: int | None,
 ):
-    """`length` scanned steps; steps at index >= num_active are skipped (no-ops).
+    """`length` scanned steps, guarded against non-finite values.
 
-    With a sampler, `batch` is None and the points are derived from the state, so
-    the compiled chunk's inputs have the same structure on every call.
+    Steps at index >= num_active are skipped (no-ops). A step whose metrics, model
+    or optimizer state are non-finite (see `_guard`) is not applied: the state
+    before it is kept, its code and step are recorded, and the remaining steps are
+    skipped. With a sampler, `batch` is None and the points are derived from the
+    state, so the compiled chunk's inputs have the same structure on every call.
+
+    Returns `(state, metrics, code, failed_step)`; the failing step's metrics are in
+    `metrics` at index `failed_step - state.step`.
     """
     dynamic, static = eqx.partition(state, eqx.is_array)
     if sampler is not None:
         batch = draw_batch(sampler, state, resample_every)
 
-    def advance(dyn, batch):
+    def advance(dyn, batch, code, failed):
         current = eqx.combine(dyn, static)
         if sampler is not None and resample_every:
             batch = jax.lax.cond(
@@ -90,22 +150,22 @@ def _run_chunk(
                 lambda: batch,
             )
         new_state, metrics = step(current, batch, args)
-        return eqx.filter(new_state, eqx.is_array), batch, metrics
+        code = _guard(current, new_state, metrics)
+        ok = code == int(RESULTS.successful)
+        new_dyn = eqx.filter(new_state, eqx.is_array)
+        dyn = jax.lax.cond(ok, lambda: new_dyn, lambda: dyn)
+        return dyn, batch, code, jnp.where(ok, failed, current.step), metrics
 
-    def skip(dyn, batch):
-        metrics = jax.eval_shape(lambda: advance(dyn, batch)[2])
-        return (
-            dyn,
-            batch,
-            jax.tree.map(lambda m: jnp.full(m.shape, jnp.nan, m.dtype), metrics),
-        )
+    def skip(dyn, batch, code, failed):
+        metrics = jax.eval_shape(lambda: advance(dyn, batch, code, failed)[-1])
+        nan = jax.tree.map(lambda m: jnp.full(m.shape, jnp.nan, m.dtype), metrics)
+        return dyn, batch, code, failed, nan
 
     def body(carry, index):
-        dyn, batch = carry
-        dyn, batch, metrics = jax.lax.cond(
-            index < num_active, advance, skip, dyn, batch
-        )
-        return (dyn, batch), metrics
+        go = (index < num_active) & (carry[2] == int(RESULTS.successful))
+        *carry, metrics = jax.lax.cond(go, advance, skip, *carry)
+        return tuple(carry), metrics
 
-    (dynamic, _), metrics = jax.lax.scan(body, (dynamic, batch), jnp.arange(length))
-    return eqx.combine(dynamic, static), metrics
+    init = (dynamic, batch, jnp.int32(int(RESULTS.successful)), jnp.int32(-1))
+    (dynamic, _, code, failed), metrics = jax.lax.scan(body, init, jnp.arange(length))
+    return eqx.combine(dynamic, static), metrics, code, failed
