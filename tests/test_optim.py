@@ -228,3 +228,82 @@ def test_switch_optimizer_to_float64_and_dtype_mismatch_errors():
         pl.make_step(loss, optax.adam(1e-3))(state, batch64, {"nu": NU})
     with pytest.raises(ValueError, match=r"switch_optimizer\(dtype=...\)"):
         pl.switch_optimizer(state32, lbfgs, dtype=jnp.int32)
+
+
+def _phase_problem():
+    domain = pl.domains.SpaceTime(pl.domains.Interval(-1.0, 1.0), 0.0, 1.0)
+    loss = pl.losses.combine(
+        pde=pl.losses.residual(pl.pdes.burgers),
+        bc=pl.losses.dirichlet(0.0),
+        ic=pl.losses.initial(lambda p: -jnp.sin(jnp.pi * p[0])),
+    )
+
+    def sampler(dtype):
+        return pl.domains.sampler(
+            domain,
+            dtype=dtype,
+            pde=("interior", 48),
+            bc=("boundary", 8),
+            ic=("initial", 8),
+        )
+
+    return loss, sampler
+
+
+def test_phases_compile_once_each_and_continue_the_history():
+    # Adam (float32, resampling) -> L-BFGS (float64) -> Gauss-Newton (float64): each
+    # phase runs three chunks, the last one partial, from one compilation (the step
+    # is traced twice per compilation of a chunk).
+    loss, sampler = _phase_problem()
+    u = pl.nn.mlp(2, width=6, depth=2, key=jax.random.key(0), dtype=jnp.float32)
+    args = {"nu": NU}
+    adam = optax.adam(1e-2)
+    state = pl.init_state(u, adam, loss, key=jax.random.key(1))
+    step = eqx.debug.assert_max_traces(pl.make_step(loss, adam), max_traces=2)
+    kw = dict(args=args, chunk_size=4, progress=False)
+    first = pl.fit(step, state, sampler(jnp.float32), 10, resample_every=3, **kw)
+    points = pl.draw_batch(sampler(jnp.float64), first.state, None)
+    history, state = first.history, first.state
+    for opt in (optax.lbfgs(), pl.optim.gauss_newton(damping=1e-8)):
+        state = pl.switch_optimizer(state, opt, dtype=jnp.float64)
+        step = eqx.debug.assert_max_traces(pl.make_step(loss, opt), max_traces=2)
+        result = pl.fit(step, state, points, 10, history=history, **kw)
+        history, state = result.history, result.state
+    np.testing.assert_array_equal(history["step"], np.arange(30))
+    assert int(state.step) == 30
+    assert np.all(np.isnan(history["lr"][:10])) and np.all(history["lr"][10:] >= 0)
+    assert history["loss"][-1] < history["loss"][10]
+
+
+def test_float64_end_to_end():
+    loss, sampler = _phase_problem()
+    draw = sampler(None)  # JAX's default float: float64 under x64
+    u = pl.nn.mlp(2, width=6, depth=2, key=jax.random.key(0))
+    schedule = optax.warmup_cosine_decay_schedule(0.0, 1e-2, 3, 20)
+    opt = optax.chain(optax.clip_by_global_norm(1.0), optax.adam(schedule))
+    state = pl.init_state(u, opt, loss, key=jax.random.key(1))
+    result = pl.fit(
+        pl.make_step(loss, opt), state, draw, 6, args={"nu": NU}, progress=False
+    )
+    batch = pl.draw_batch(draw, result.state, None)
+    for opt in (optax.lbfgs(), pl.optim.gauss_newton()):
+        state = pl.switch_optimizer(result.state, opt)
+        result = pl.fit(
+            pl.make_step(loss, opt),
+            state,
+            batch,
+            3,
+            args={"nu": NU},
+            history=result.history,
+            progress=False,
+        )
+        floats = [
+            leaf
+            for leaf in jax.tree.leaves((result.state, batch))
+            if eqx.is_inexact_array(leaf)
+        ]
+        assert floats and all(leaf.dtype == jnp.float64 for leaf in floats)
+    assert all(v.dtype == np.float64 for k, v in result.history.items() if k != "step")
+    grid, reference = pl.reference.burgers_grid(nu=NU, nx=8, nt=4)
+    assert grid.dtype == reference.dtype == jnp.float64
+    assert pl.metrics.evaluate(result.state.model, grid).dtype == jnp.float64

@@ -1,0 +1,35 @@
+"""The Burgers example runs end to end (tiny settings): three phases, one history."""
+
+import importlib.util
+import math
+from pathlib import Path
+
+import numpy as np
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "burgers.py"
+
+
+def test_burgers_example_runs_all_phases(tmp_path):
+    spec = importlib.util.spec_from_file_location("burgers_example", EXAMPLE)
+    example = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(example)
+    result = example.main(
+        width=8,
+        depth=2,
+        interior=64,
+        boundary=8,
+        initial=8,
+        adam_steps=6,
+        lbfgs_steps=4,
+        lbfgs64_steps=4,
+        lbfgs_chunk=2,
+        lbfgs_min_improvement=0.0,
+        out=str(tmp_path),
+        progress=False,
+    )
+    assert result["steps"] == 14
+    assert math.isfinite(result["rel_l2"]) and result["rel_l2"] > 0
+    assert result["prediction"].shape == (256, 100)
+    assert result["prediction"].dtype == np.float64  # the last phase is float64
+    for name in ("burgers.png", "burgers_loss.png"):
+        assert (tmp_path / name).stat().st_size > 0
