@@ -142,6 +142,11 @@ def test_gauss_newton_bad_arguments():
     )
     with pytest.raises(ValueError, match=r"least_squares"):
         pl.make_step(loss, opt)(state, {"pde": jnp.zeros((3, 1))})
+    # Wrapped in a chain, it does not get the residuals: a clear error, not a crash.
+    chained = optax.chain(optax.clip_by_global_norm(1.0), opt)
+    params = eqx.filter(state.model, eqx.is_inexact_array)
+    with pytest.raises(TypeError, match=r"residual_fn.*make_step"):
+        chained.update(params, chained.init(params), params)
 
 
 def _adam_problem(optimizer, dtype=jnp.float64):

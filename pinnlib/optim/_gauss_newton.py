@@ -159,13 +159,21 @@ def gauss_newton(
         state,
         params=None,
         *,
-        value,
-        value_fn,
-        residual_fn,
-        jacobian_fn,
+        value=None,
+        value_fn=None,
+        residual_fn=None,
+        jacobian_fn=None,
         **extra,
     ):
         del updates, extra
+        if None in (params, value, value_fn, residual_fn, jacobian_fn):
+            raise TypeError(
+                "pinnlib.optim.gauss_newton(...).update: needs `params` and the "
+                "keyword arguments value, value_fn, residual_fn and jacobian_fn. "
+                "Pass the transformation itself to pl.make_step(loss, optimizer), "
+                "which provides them (not wrapped in optax.chain or another "
+                "transformation)."
+            )
         flat, unravel = ravel_pytree(params)
 
         def residual(f):
