@@ -30,6 +30,7 @@ from .train import (
     init_state as init_state,
     make_step as make_step,
     run_steps as run_steps,
+    save_history as save_history,
     switch_optimizer as switch_optimizer,
 )
 

@@ -136,6 +136,10 @@ def solution(
     return fig
 
 
+# History entries that are not loss values (see pinnlib.make_step's metrics).
+_NOT_LOSSES = ("grad_norm", "lr")
+
+
 def loss_history(
     history: Mapping[str, ArrayLike],
     path: str | os.PathLike | None = None,
@@ -147,9 +151,11 @@ def loss_history(
     **Arguments:**
 
     - `history`: a mapping from term name to a 1-d array with one value per
-        recorded step, e.g. `{"pde": ..., "bc": ..., "loss": ...}`. An optional
-        `"step"` entry gives the x axis (default `0, 1, 2, ...`). Non-positive
-        values are not drawn on the log scale.
+        recorded step, e.g. `{"pde": ..., "bc": ..., "loss": ...}` or a whole
+        `FitResult.history`. An optional `"step"` entry gives the x axis (default
+        `0, 1, 2, ...`); the entries that are not losses (`"grad_norm"`, `"lr"`,
+        `"weight:<term>"`) are left out. Non-positive values are not drawn on the
+        log scale.
     - `path`: where to save a PNG, or `None`.
     - `title`: keyword-only figure title, or `None`.
 
@@ -173,7 +179,11 @@ def loss_history(
         ```
     """
     where = "pinnlib.plot.loss_history(history=...)"
-    terms = {k: np.asarray(v, dtype=np.float64) for k, v in history.items()}
+    terms = {
+        k: np.asarray(v, dtype=np.float64)
+        for k, v in history.items()
+        if k not in _NOT_LOSSES and not k.startswith("weight:")
+    }
     step = terms.pop("step", None)
     if not terms:
         raise bad_argument(

@@ -59,6 +59,10 @@ def test_loss_history_writes_png(tmp_path):
     steps = np.arange(1, 201)
     history = {"step": steps, "pde": 1 / steps, "bc": 0.1 / steps**2}
     history["total"] = history["pde"] + history["bc"]
+    # Entries that are not losses are left out of the plot.
+    history.update(
+        {"grad_norm": np.ones(200), "lr": np.ones(200), "weight:pde": np.ones(200)}
+    )
     path = tmp_path / "history.png"
     fig = plot.loss_history(history, path, title="training")
     assert path.read_bytes()[:8] == PNG_MAGIC

@@ -45,7 +45,8 @@ def test_fit_reduces_loss_and_records_every_term():
         step, state, sampler, 300, args={"nu": NU}, chunk_size=100, progress=False
     )
     history = result.history
-    assert set(history) == {"step", "loss", "grad_norm", "pde", "bc", "ic"}
+    weights = {"weight:pde", "weight:bc", "weight:ic"}
+    assert set(history) == {"step", "loss", "grad_norm", "pde", "bc", "ic"} | weights
     assert all(v.shape == (300,) for v in history.values())
     np.testing.assert_array_equal(history["step"], np.arange(300))
     assert history["loss"][-1] < 0.3 * history["loss"][0]

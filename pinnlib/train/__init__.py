@@ -1,5 +1,6 @@
 """Training core: state, step, scanned loop. No classes with behaviour."""
 
+from ._export import save_history as save_history
 from ._fit import fit as fit
 from ._loop import draw_batch as draw_batch, run_steps as run_steps
 from ._results import (

@@ -1,6 +1,8 @@
 """``fit``: the chunked, compiled training driver."""
 
 import math
+import os
+import time
 from collections.abc import Callable
 
 import jax
@@ -12,6 +14,7 @@ from tqdm import tqdm
 from .._custom_types import Args, PointFn
 from .._errors import bad_argument, check_finite, check_positive_int
 from ._history import append, check_history, join
+from ._hooks import checkpointer, judge, log_record, replay_validation
 from ._loop import _run_chunk
 from ._results import RESULTS, FitResult, NonFiniteError, nonfinite_message
 from ._state import TrainState
@@ -50,8 +53,14 @@ def fit(
     patience: int | None = None,
     min_rel_improvement: float = 0.0,
     history: dict | None = None,
+    validation: dict | None = None,
     throw: bool = True,
     progress: bool = True,
+    log: Callable[[dict], None] | None = None,
+    checkpoint_dir: str | os.PathLike | None = None,
+    checkpoint_every: int | None = None,
+    keep: int | None = 3,
+    metadata: dict | None = None,
 ) -> FitResult:
     r"""Train for `num_steps` steps: compiled `lax.scan` chunks, host work in between.
 
@@ -101,9 +110,24 @@ def fit(
       `adam_result.history`: a dict of equal-length 1-d arrays with a `"step"`
       entry. The returned history is this one followed by the new steps, per key;
       a key present in only one part is NaN (float64) for the other part's steps.
+    - `validation`: the validation record of the run being resumed
+      (`FitResult.validation`, or `Checkpoint.metadata["validation"]`): early
+      stopping then continues exactly as in an uninterrupted run.
     - `throw`: raise `NonFiniteError` on a non-finite step (default); with
       `throw=False`, return the `FitResult` with its `result` code instead.
-    - `progress`: show a tqdm progress bar with the current loss.
+    - `progress`: show a tqdm progress bar with the loss and the step rate.
+    - `log`: `log(record)` called after every chunk with a dict of the last value
+      of every metric, `"step"` and `"steps_per_s"`; e.g. `log=print` or
+      `log=logging.getLogger("train").info`.
+    - `checkpoint_dir`: write checkpoints there (`pinnlib.checkpoint.save`: the
+      whole state, the history so far, the validation record, `metadata`): between
+      chunks every `checkpoint_every` steps (rounded up to a chunk end), and at the
+      end of the run, including an early stop or a non-finite stop (then of the
+      last finite state). Resume with `pinnlib.checkpoint.load` and
+      `fit(..., history=ckpt.history, validation=ckpt.metadata["validation"])`.
+    - `keep`: how many checkpoints to keep (the newest; `None` keeps all).
+    - `metadata`: JSON-serialisable dict stored with every checkpoint (e.g. the
+      phase of a phased run).
 
     **Returns:** a `FitResult` (final state, history, validation, best state, result
     code, failing step).
@@ -148,6 +172,12 @@ def fit(
             "Pass validate=lambda model: error(model) to use early stopping.",
         )
     earlier = None if history is None else check_history(history)
+    val_steps, val_values, best, waited = replay_validation(
+        validation, min_rel_improvement
+    )
+    save = checkpointer(
+        checkpoint_dir, checkpoint_every, keep, metadata, int(state.step)
+    )
     # Python numbers in args become weakly typed arrays: traced, not baked into the
     # program, so new coefficient values reuse the compiled chunk (and keep dtypes).
     args = jax.tree.map(
@@ -161,15 +191,21 @@ def fit(
     sampler = batch if callable(batch) else None
     fixed_batch = None if sampler is not None else batch
     records: dict[str, list] = {}
-    val_steps, val_values = [], []
-    best, best_state, waited = math.inf, None, 0
+    best_state = None
+
+    def val():
+        return {
+            "step": np.asarray(val_steps, np.int64),
+            "value": np.asarray(val_values, np.float64),
+        }
+
     code, failed_step, failed_metrics = RESULTS.successful, None, {}
     bar = tqdm(total=num_steps, disable=not progress, unit="step")
     try:
         done = 0
         for _ in range(math.ceil(num_steps / chunk)):
             active = min(chunk, num_steps - done)
-            first_step = int(state.step)
+            first_step, started = int(state.step), time.perf_counter()
             state, metrics, chunk_code, chunk_failed = _run_chunk(
                 step,
                 sampler,
@@ -189,6 +225,8 @@ def fit(
             bar.update(taken)
             if taken:
                 bar.set_postfix(loss=f"{float(records['loss'][-1][-1]):.3e}")
+                if log is not None:
+                    log(log_record(records, time.perf_counter() - started, taken))
             if code != RESULTS.successful:
                 failed_step = int(chunk_failed)
                 failed_metrics = {
@@ -199,27 +237,26 @@ def fit(
                 value = float(validate(state.model))
                 val_steps.append(int(state.step))
                 val_values.append(value)
-                margin = min_rel_improvement * abs(best) if math.isfinite(best) else 0.0
-                if value < best - margin:
-                    best, best_state, waited = value, state, 0
-                else:
-                    waited += 1
+                best, waited, improved = judge(value, best, waited, min_rel_improvement)
+                if improved:
+                    best_state = state
                 if patience is not None and waited >= patience:
                     code = RESULTS.stopped_early
                     break
+            if save is not None:
+                save(state, join(earlier, records), val(), code, final=False)
     finally:
         bar.close()
     result = FitResult(
         state=state,
         history=join(earlier, records),
-        validation={
-            "step": np.asarray(val_steps, np.int64),
-            "value": np.asarray(val_values, np.float64),
-        },
+        validation=val(),
         best_state=best_state,
         result=code,
         failed_step=failed_step,
     )
+    if save is not None:
+        save(state, result.history, result.validation, code, final=True)
     if failed_step is not None and throw:
         message = nonfinite_message(code, failed_step, failed_metrics, state.weights)
         raise NonFiniteError(message, result)

@@ -10,20 +10,20 @@ _WHERE = "pinnlib.fit(history=...)"
 _FIX = "Pass the history of an earlier run, e.g. history=result.history."
 
 
-def check_history(history) -> dict[str, np.ndarray]:
-    """Validate `fit(history=...)`: a dict of equal-length 1-d arrays with "step"."""
+def check_history(history, where: str = _WHERE) -> dict[str, np.ndarray]:
+    """Validate a history: a dict of equal-length 1-d arrays with an integer "step"."""
     if not isinstance(history, Mapping):
-        raise bad_argument(_WHERE, "a dict of 1-d arrays", type(history).__name__, _FIX)
+        raise bad_argument(where, "a dict of 1-d arrays", type(history).__name__, _FIX)
     if "step" not in history:
-        raise bad_argument(_WHERE, 'a dict with a "step" entry', sorted(history), _FIX)
+        raise bad_argument(where, 'a dict with a "step" entry', sorted(history), _FIX)
     arrays = {name: np.asarray(values) for name, values in history.items()}
     shapes = {name: a.shape for name, a in arrays.items()}
     if any(len(shape) != 1 for shape in shapes.values()):
-        raise bad_argument(_WHERE, "1-d arrays (one entry per step)", shapes, _FIX)
+        raise bad_argument(where, "1-d arrays (one entry per step)", shapes, _FIX)
     if len(set(shapes.values())) > 1:
-        raise bad_argument(_WHERE, "arrays of equal length", shapes, _FIX)
+        raise bad_argument(where, "arrays of equal length", shapes, _FIX)
     if not np.issubdtype(arrays["step"].dtype, np.integer):
-        raise bad_argument(_WHERE, 'integer "step" values', arrays["step"].dtype, _FIX)
+        raise bad_argument(where, 'integer "step" values', arrays["step"].dtype, _FIX)
     return arrays
 
 

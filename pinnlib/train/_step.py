@@ -101,7 +101,8 @@ def make_step(
 
     **Returns:** `step(state, batch, args=None)`, pure and jittable, where `batch` is a
     dict `{term: points}` and `metrics` is `{"loss": total, "grad_norm": |g|, term:
-    value, ...}`, all evaluated at the parameters *before* the update, plus `"lr"`
+    value, ..., "weight:term": w, ...}` (the loss weights in use), all evaluated at
+    the parameters *before* the update, plus `"lr"`
     when the optimizer state records a learning rate (`optax.inject_hyperparams`,
     or the step length of a line search: `optax.lbfgs`, `gauss_newton`).
 
@@ -193,6 +194,7 @@ def make_step(
             (model, opt_state, state.step + 1),
         )
         metrics = {"loss": total, "grad_norm": optax.tree.norm(grads), **terms}
+        metrics.update({f"weight:{k}": w for k, w in state.weights.items()})
         lr = _learning_rate(opt_state)
         if lr is not None:
             metrics["lr"] = lr
