@@ -10,6 +10,7 @@ one scanned loop.
 from importlib.metadata import PackageNotFoundError, version
 
 from . import (
+    checkpoint as checkpoint,
     diff as diff,
     domains as domains,
     losses as losses,
