@@ -30,7 +30,8 @@ import burgers  # noqa: E402
 RECIPE = {
     name: p.default
     for name, p in inspect.signature(burgers.main).parameters.items()
-    if name not in ("out", "progress", "nu") and p.default is not None
+    if name not in ("out", "progress", "nu", "checkpoint_every", "resume")
+    and p.default is not None
 }
 
 

@@ -9,7 +9,12 @@ the relative L2 error against the exact (Cole–Hopf) solution on the standard
 256 x 100 grid and the wall time, and writes a PNG of prediction, reference and
 error (and one of the loss history).
 
-    python examples/burgers.py [--adam-steps N] [--lbfgs-steps N] [--out DIR]
+    python examples/burgers.py [--steps N] [--checkpoint-dir DIR [--resume]]
+                               [--json] [--out DIR]
+
+With --checkpoint-dir the whole training state is saved every --checkpoint-every
+steps and at the end of each phase; a run killed at any moment continues with
+--resume from the latest checkpoint and ends exactly as an uninterrupted run would.
 """
 
 import argparse
@@ -31,28 +36,56 @@ import optax  # noqa: E402
 import pinnlib as pl  # noqa: E402
 
 
-def _lbfgs_phase(loss, state, points, max_steps, *, args, memory, chunk, tol, **kw):
-    """L-BFGS on fixed points until `max_steps` or a chunk improves by < `tol`."""
-    lbfgs = optax.lbfgs(memory_size=memory)
-    dtype = points["pde"].dtype
-    state = pl.switch_optimizer(state, lbfgs, dtype=dtype)
+def _phases(loss, sampler, state0, *, adam_lr, resample_every, memory, chunk, tol):
+    """The three phases: `(name, optimizer, dtype, fit keyword arguments)` builders.
 
-    @eqx.filter_jit
-    def training_loss(model):
-        return loss(model, points, state.weights, args)[0]
+    Each entry maps the state at the phase's start to what `pl.fit` needs. The
+    L-BFGS points are drawn from the key alone, so a resumed run gets the same ones.
+    """
+    points32 = pl.draw_batch(sampler, state0, None)
+    points64 = jax.tree.map(lambda p: p.astype(jnp.float64), points32)
 
-    return pl.fit(
-        pl.make_step(loss, lbfgs, reuse_value=True),
-        state,
-        points,
-        max_steps,
-        args=args,
-        chunk_size=chunk,
-        validate=training_loss,
-        patience=1,
-        min_rel_improvement=tol,
-        **kw,
-    )
+    def adam_phase():
+        adam = optax.adam(adam_lr)
+        kw = dict(batch=sampler, resample_every=resample_every)
+        return adam, jnp.float32, pl.make_step(loss, adam), kw
+
+    def lbfgs_phase(points):
+        def build():
+            lbfgs = optax.lbfgs(memory_size=memory)
+            dtype = points["pde"].dtype
+            weights = jax.tree.map(lambda w: w.astype(dtype), state0.weights)
+
+            @eqx.filter_jit
+            def training_loss(model, weights):
+                return loss(model, points, weights, {"nu": _NU})[0]
+
+            kw = dict(
+                batch=points,
+                chunk_size=chunk,
+                validate=lambda model: training_loss(model, weights),
+                patience=1,
+                min_rel_improvement=tol,
+            )
+            return lbfgs, dtype, pl.make_step(loss, lbfgs, reuse_value=True), kw
+
+        return build
+
+    return [adam_phase, lbfgs_phase(points32), lbfgs_phase(points64)]
+
+
+_NU = 0.01 / np.pi
+
+
+def _resume_point(checkpoint_dir, templates):
+    """The latest checkpoint's state, phase, phase start and records, or None."""
+    latest = pl.checkpoint.latest(checkpoint_dir)
+    if latest is None:
+        return None
+    info = json.loads((latest / "meta.json").read_text())
+    phase = info["metadata"]["phase"]
+    ckpt = pl.checkpoint.load(latest, templates[phase])
+    return ckpt.state, phase, ckpt.metadata, ckpt.history
 
 
 def main(
@@ -72,6 +105,10 @@ def main(
     lbfgs_memory: int = 50,
     lbfgs_chunk: int = 250,
     lbfgs_min_improvement: float = 0.01,
+    steps: int | None = None,
+    checkpoint_dir: str | None = None,
+    checkpoint_every: int = 1000,
+    resume: bool = False,
     seed: int = 0,
     out: str | None = "out",
     progress: bool = True,
@@ -95,48 +132,70 @@ def main(
         ic=("initial", initial),
     )
     args = {"nu": nu}
-
-    # Phase 1: Adam, optionally redrawing the collocation points.
-    adam = optax.adam(adam_lr)
-    state = pl.init_state(u, adam, loss, key=state_key)
-    fit_kwargs = dict(args=args, progress=progress)
-    phase1 = pl.fit(
-        pl.make_step(loss, adam),
-        state,
+    if nu != _NU:
+        raise ValueError(f"burgers.main(nu=...): this example uses nu = {_NU}")
+    state = pl.init_state(u, optax.adam(adam_lr), loss, key=state_key)
+    phases = _phases(
+        loss,
         sampler,
-        adam_steps,
+        state,
+        adam_lr=adam_lr,
         resample_every=resample_every,
-        **fit_kwargs,
-    )
-
-    adam_s = time.perf_counter() - start
-
-    # Phases 2 and 3: L-BFGS (zoom line search) on fixed points, reusing the line
-    # search's value and gradient; each stops once the loss improves by less than
-    # `lbfgs_min_improvement` over a chunk, first in float32, then in float64 (the
-    # same points, converted), which goes on well below float32's floor.
-    points = pl.draw_batch(sampler, phase1.state, resample_every)
-    lbfgs_kwargs = dict(
-        args=args,
         memory=lbfgs_memory,
         chunk=lbfgs_chunk,
         tol=lbfgs_min_improvement,
-        progress=progress,
     )
-    phase2 = _lbfgs_phase(
-        loss, phase1.state, points, lbfgs_steps, history=phase1.history, **lbfgs_kwargs
-    )
-    lbfgs32_s = time.perf_counter() - start - adam_s
-    points64 = jax.tree.map(lambda p: p.astype(jnp.float64), points)
-    phase3 = _lbfgs_phase(
-        loss,
-        phase2.state,
-        points64,
-        lbfgs64_steps,
-        history=phase2.history,
-        **lbfgs_kwargs,
-    )
-    model, history = phase3.state.model, phase3.history
+    limits = [adam_steps, lbfgs_steps, lbfgs64_steps]
+    total = sum(limits) if steps is None else steps
+
+    # A phase's state at its start: switch_optimizer from the previous phase. The
+    # same structure serves as the template for loading a checkpoint of the phase.
+    def start_phase(index, state):
+        optimizer, dtype, _, _ = phases[index]()
+        return pl.switch_optimizer(state, optimizer, dtype=dtype)
+
+    phase, phase_start, history, validation = 0, 0, None, None
+    if resume and checkpoint_dir is not None:
+        templates = [start_phase(i, state) for i in range(3)]
+        found = _resume_point(checkpoint_dir, templates)
+        if found is not None:
+            state, phase, meta, history = found
+            phase_start, validation = meta["phase_start"], meta["validation"]
+            done = int(state.step) - phase_start
+            if meta["result"] == "stopped_early" or done >= limits[phase]:
+                phase, phase_start, validation = phase + 1, int(state.step), None
+                if phase < 3:
+                    state = start_phase(phase, state)
+    else:
+        state = start_phase(0, state)
+    seconds = [0.0, 0.0, 0.0]
+    while phase < 3 and int(state.step) < total:
+        began = time.perf_counter()
+        _, _, step, kw = phases[phase]()
+        num = min(
+            limits[phase] - (int(state.step) - phase_start), total - int(state.step)
+        )
+        if num > 0:
+            result = pl.fit(
+                step,
+                state,
+                kw.pop("batch"),
+                num,
+                args=args,
+                progress=progress,
+                history=history,
+                validation=validation,
+                checkpoint_dir=checkpoint_dir,
+                checkpoint_every=checkpoint_every if checkpoint_dir else None,
+                metadata={"phase": phase, "phase_start": phase_start},
+                **kw,
+            )
+            state, history = result.state, result.history
+        seconds[phase] = time.perf_counter() - began
+        phase, phase_start, validation = phase + 1, int(state.step), None
+        if phase < 3 and int(state.step) < total:
+            state = start_phase(phase, state)
+    model = state.model
     train_s = time.perf_counter() - start
 
     grid_points, reference = pl.reference.burgers_grid(nu=nu)
@@ -163,10 +222,10 @@ def main(
         "rel_l2": error,
         "wall_s": round(time.perf_counter() - start, 2),
         "train_s": round(train_s, 2),
-        "adam_s": round(adam_s, 2),
-        "lbfgs32_s": round(lbfgs32_s, 2),
-        "lbfgs64_s": round(train_s - adam_s - lbfgs32_s, 2),
-        "steps": int(phase3.state.step),
+        "adam_s": round(seconds[0], 2),
+        "lbfgs32_s": round(seconds[1], 2),
+        "lbfgs64_s": round(seconds[2], 2),
+        "steps": int(state.step),
         "final_loss": float(history["loss"][-1]),
         "prediction": prediction.reshape(256, 100),
     }
@@ -177,13 +236,30 @@ if __name__ == "__main__":
     parser.add_argument("--adam-steps", type=int, default=4000)
     parser.add_argument("--lbfgs-steps", type=int, default=10_000)
     parser.add_argument("--lbfgs64-steps", type=int, default=10_000)
+    parser.add_argument(
+        "--steps", type=int, default=None, help="stop after this many steps in all"
+    )
+    parser.add_argument("--checkpoint-dir", default=None, help="write checkpoints here")
+    parser.add_argument("--checkpoint-every", type=int, default=1000)
+    parser.add_argument(
+        "--resume", action="store_true", help="continue from --checkpoint-dir's latest"
+    )
     parser.add_argument("--out", default="out", help="folder for the PNGs")
     parser.add_argument("--no-progress", action="store_true")
+    parser.add_argument(
+        "--json", action="store_true", help="end with one JSON line of the figures"
+    )
     cli = parser.parse_args()
+    if cli.resume and cli.checkpoint_dir is None:
+        parser.error("--resume needs --checkpoint-dir")
     result = main(
         adam_steps=cli.adam_steps,
         lbfgs_steps=cli.lbfgs_steps,
         lbfgs64_steps=cli.lbfgs64_steps,
+        steps=cli.steps,
+        checkpoint_dir=cli.checkpoint_dir,
+        checkpoint_every=cli.checkpoint_every,
+        resume=cli.resume,
         out=cli.out,
         progress=not cli.no_progress,
     )
@@ -192,4 +268,5 @@ if __name__ == "__main__":
         f"relative L2 error vs Cole–Hopf: {result['rel_l2']:.3e} "
         f"({result['steps']} steps, {result['wall_s']:.1f} s); plots in {cli.out}/"
     )
-    print(json.dumps(result))
+    if cli.json:
+        print(json.dumps(result))
