@@ -8,9 +8,10 @@ Prints one JSON line: `rel_l2` and `wall_s` (process wall time up to the end of 
 Gauss–Newton phase, imports and compilation included), the phase's steps, time and
 error after every chunk (`gn_trace`: step, seconds, error), and Adam's error.
 With `--predict-out FILE.npy` it saves u[x, y], shape (101, 101), on
-x = y = linspace(0, 1, 101).
+x = y = linspace(0, 1, 101); with `--plot FILE.png` it draws prediction, exact
+solution and error side by side.
 
-    python benchmarks/poisson_ngd.py [--predict-out u.npy]
+    python benchmarks/poisson_ngd.py [--predict-out u.npy] [--plot poisson.png]
 """
 
 import time
@@ -84,6 +85,7 @@ def timed_fit(step, state, batch, budget_s, max_steps, chunk, error=None):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--predict-out", default=None)
+    parser.add_argument("--plot", default=None, help="PNG of prediction and error")
     parser.add_argument("--width", type=int, default=32)
     parser.add_argument("--depth", type=int, default=2)
     parser.add_argument("--interior", type=int, default=900)
@@ -116,9 +118,20 @@ def main():
         error=lambda model: pl.metrics.rel_l2(model, points, reference),
     )
     rel = pl.metrics.rel_l2(state.model, points, reference)
+    prediction = np.asarray(pl.metrics.evaluate(state.model, points)).reshape(101, 101)
     if cli.predict_out:
-        prediction = pl.metrics.evaluate(state.model, points)
-        np.save(cli.predict_out, np.asarray(prediction).reshape(101, 101))
+        np.save(cli.predict_out, prediction)
+    if cli.plot:
+        axis = np.linspace(0.0, 1.0, 101)
+        pl.plot.solution(
+            axis,
+            axis,
+            prediction,
+            np.asarray(reference).reshape(101, 101),
+            cli.plot,
+            title="Poisson, Gauss–Newton (float64)",
+            labels=("x", "y"),
+        )
     wall = time.perf_counter() - PROCESS_START
 
     adam = optax.adam(cli.adam_lr)

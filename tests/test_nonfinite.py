@@ -263,3 +263,29 @@ def test_result_codes_and_stopped_early_property():
     assert not pl.FitResult(**record).stopped_early
     error = pl.NonFiniteError("boom", pl.FitResult(**record))
     assert isinstance(error, RuntimeError) and error.result.state is state
+
+
+def test_checkpoints_every_m_steps_and_of_the_last_finite_state(tmp_path):
+    loss, sampler, base, state = _problem()
+    step = _nan_loss_step(base)
+    kw = dict(chunk_size=2, progress=False, keep=None, checkpoint_every=4)
+    pl.fit(step, state, sampler, 10, args=CLEAN, checkpoint_dir=tmp_path / "a", **kw)
+    saved = sorted(p.name for p in (tmp_path / "a").iterdir())
+    assert saved == ["ckpt-000000004", "ckpt-000000008", "ckpt-000000010"]
+    result = pl.fit(
+        step,
+        state,
+        sampler,
+        10,
+        args=NAN_AT_7,
+        checkpoint_dir=tmp_path / "b",
+        throw=False,
+        **kw,
+    )
+    last = pl.checkpoint.load(tmp_path / "b", state)
+    assert int(last.state.step) == 7 and last.metadata["result"] == "nonfinite_loss"
+    chex.assert_trees_all_equal(
+        eqx.filter(last.state.model, eqx.is_array),
+        eqx.filter(result.state.model, eqx.is_array),
+    )
+    np.testing.assert_array_equal(last.history["step"], np.arange(7))
