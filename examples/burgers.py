@@ -36,11 +36,11 @@ import optax  # noqa: E402
 import pinnlib as pl  # noqa: E402
 
 
-def _phases(loss, sampler, state0, *, adam_lr, resample_every, memory, chunk, tol):
-    """The three phases: `(name, optimizer, dtype, fit keyword arguments)` builders.
+def _phases(loss, sampler, state0, *, nu, adam_lr, resample_every, memory, chunk, tol):
+    """The three phases, each a function returning `(optimizer, dtype, step, kw)`.
 
-    Each entry maps the state at the phase's start to what `pl.fit` needs. The
-    L-BFGS points are drawn from the key alone, so a resumed run gets the same ones.
+    `kw` holds the phase's `pl.fit` arguments (its `batch` among them). The L-BFGS
+    points are drawn from the key alone, so a resumed run gets the same ones.
     """
     points32 = pl.draw_batch(sampler, state0, None)
     points64 = jax.tree.map(lambda p: p.astype(jnp.float64), points32)
@@ -58,7 +58,7 @@ def _phases(loss, sampler, state0, *, adam_lr, resample_every, memory, chunk, to
 
             @eqx.filter_jit
             def training_loss(model, weights):
-                return loss(model, points, weights, {"nu": _NU})[0]
+                return loss(model, points, weights, {"nu": nu})[0]
 
             kw = dict(
                 batch=points,
@@ -72,9 +72,6 @@ def _phases(loss, sampler, state0, *, adam_lr, resample_every, memory, chunk, to
         return build
 
     return [adam_phase, lbfgs_phase(points32), lbfgs_phase(points64)]
-
-
-_NU = 0.01 / np.pi
 
 
 def _resume_point(checkpoint_dir, templates):
@@ -132,13 +129,12 @@ def main(
         ic=("initial", initial),
     )
     args = {"nu": nu}
-    if nu != _NU:
-        raise ValueError(f"burgers.main(nu=...): this example uses nu = {_NU}")
     state = pl.init_state(u, optax.adam(adam_lr), loss, key=state_key)
     phases = _phases(
         loss,
         sampler,
         state,
+        nu=nu,
         adam_lr=adam_lr,
         resample_every=resample_every,
         memory=lbfgs_memory,
