@@ -5,4 +5,10 @@ from ._embeddings import (
     Normalize as Normalize,
     PeriodicEmbedding as PeriodicEmbedding,
 )
+from ._factorized import (
+    FactorizedLinear as FactorizedLinear,
+    FactorizedMLP as FactorizedMLP,
+    factorized_mlp as factorized_mlp,
+)
 from ._mlp import ACTIVATIONS as ACTIVATIONS, mlp as mlp
+from ._modified_mlp import ModifiedMLP as ModifiedMLP
