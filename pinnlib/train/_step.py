@@ -80,7 +80,9 @@ def make_step(
     line-search optimizers such as `optax.lbfgs` need; other optax transformations
     ignore them, so any optax optimizer works unchanged. A
     `pinnlib.optim.gauss_newton` optimizer also receives `residual_fn`, the weighted
-    residual vector (`CompositeLoss.residuals`) as a function of the parameters.
+    residual vector (`CompositeLoss.residuals`) as a function of the parameters,
+    and `jacobian_fn`, that vector with its Jacobian
+    (`pinnlib.losses.residual_jacobian`).
 
     Learning-rate schedules belong inside the optimizer, as its learning rate
     (`optax.adam(schedule)`), never as a gradient scaling before Adam, which Adam's
@@ -102,12 +104,12 @@ def make_step(
     **Returns:** `step(state, batch, args=None)`, pure and jittable, where `batch` is a
     dict `{term: points}` and `metrics` is `{"loss": total, "grad_norm": |g|, term:
     value, ..., "weight:term": w, ...}` (the loss weights in use), all evaluated at
-    the parameters *before* the update, plus `"lr"`
-    when the optimizer state records a learning rate (`optax.inject_hyperparams`,
-    or the step length of a line search: `optax.lbfgs`, `gauss_newton`).
+    the parameters *before* the update, plus `"lr"` when the optimizer state records
+    a learning rate (`optax.inject_hyperparams`, or the step length of a line
+    search: `optax.lbfgs`, `gauss_newton`).
 
-    **Raises:** `TypeError` at trace time when the optimizer state's arrays have
-    another float dtype than the model's (e.g. a model cast to float64 with its
+    **Raises:** `TypeError` at trace time when the optimizer state's arrays have a
+    narrower float dtype than the model's (e.g. a model cast to float64 with its
     float32 Adam state: use `pinnlib.switch_optimizer(state, opt, dtype=...)`).
 
     !!! example
