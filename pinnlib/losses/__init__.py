@@ -1,5 +1,9 @@
 """Loss builders: residual and condition terms, and their weighted combination."""
 
+from ._causal import (
+    causal_residual as causal_residual,
+    causal_weights as causal_weights,
+)
 from ._combine import (
     CompositeLoss as CompositeLoss,
     combine as combine,

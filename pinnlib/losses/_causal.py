@@ -1,0 +1,119 @@
+"""Causal weighting of a time-dependent residual (Wang, Sankaran & Perdikaris 2022)."""
+
+from collections.abc import Callable
+
+import jax
+import jax.numpy as jnp
+from jaxtyping import Array, Float
+
+from .._custom_types import Args, LossTerm, PointFn
+from .._errors import bad_argument, check_finite, check_points, check_positive_int
+from ._terms import _accepted
+
+TOLERANCE_ARG = "causal_tolerance"
+
+
+def causal_weights(
+    chunk_losses: Float[Array, " M"], tolerance: Float[Array, ""] | float
+) -> Float[Array, " M"]:
+    r"""Causal weights $w_i = \exp(-\varepsilon \sum_{j<i} \mathcal{L}_j)$, $w_0 = 1$.
+
+    A time chunk gets weight only once the residual of every earlier chunk is small,
+    so the network learns the solution forward in time. The weights are computed
+    under `jax.lax.stop_gradient` and are non-increasing in $i$.
+
+    **Arguments:** `chunk_losses`: $\mathcal{L}_i$, shape `(M,)`, non-negative;
+    `tolerance`: $\varepsilon \ge 0$.
+
+    **Returns:** the weights, shape `(M,)`.
+
+    !!! example
+
+        ```python
+        pl.losses.causal_weights(jnp.array([1.0, 2.0, 3.0]), 0.5)
+        # [1, exp(-0.5), exp(-1.5)]
+        ```
+    """
+    losses = jax.lax.stop_gradient(chunk_losses)
+    before = jnp.cumsum(losses) - losses
+    return jnp.exp(-tolerance * before)
+
+
+def causal_residual(
+    pde: Callable[..., PointFn],
+    *,
+    num_chunks: int = 32,
+    t_range: tuple[float, float] = (0.0, 1.0),
+    tolerance: float = 1.0,
+) -> LossTerm:
+    r"""Causally weighted residual loss for space-time points (time last).
+
+    Wang, Sankaran & Perdikaris, "Respecting causality is all you need for training
+    physics-informed neural networks" (2022). The time interval is split into $M$
+    equal chunks; with $\mathcal{L}_i$ the mean squared residual of the points in
+    chunk $i$,
+
+    $$\mathcal{L} = \frac1M \sum_{i=0}^{M-1} w_i \mathcal{L}_i, \qquad
+    w_i = \exp\Big(-\varepsilon \sum_{j<i} \mathcal{L}_j\Big)$$
+
+    (`causal_weights`, held under `stop_gradient`). The tolerance $\varepsilon$ is
+    usually raised in stages during training (e.g. 1, 10, 100): pass it in the loss
+    `args` as `"causal_tolerance"` (a traced value, so changing it does not
+    recompile), else `tolerance` is used. A chunk without points contributes 0.
+
+    **Arguments:**
+
+    - `pde`: a residual builder, as for `pinnlib.losses.residual`.
+    - `num_chunks`: $M$ (keyword-only).
+    - `t_range`: `(t0, t1)`, the time interval (keyword-only); points outside go to
+      the first or last chunk.
+    - `tolerance`: default $\varepsilon$ when `args` has no `"causal_tolerance"`.
+
+    **Returns:** `term(model, points, args)` with `points` of shape `(n, d)`, time in
+    the last column. It is not a least-squares term (its weights depend on the
+    residuals), so Gauss–Newton optimizers refuse it.
+
+    !!! example
+
+        ```python
+        term = pl.losses.causal_residual(pl.pdes.allen_cahn, num_chunks=32)
+        loss = pl.losses.combine(pde=term, ic=pl.losses.initial(u0))
+        result = pl.fit(step, state, sampler, 5000,
+                        args={"causal_tolerance": 10.0})   # then 100.0, ...
+        ```
+    """
+    where = "pinnlib.losses.causal_residual"
+    num_chunks = check_positive_int(f"{where}(num_chunks=...)", num_chunks)
+    try:
+        t0, t1 = (float(v) for v in t_range)
+    except (TypeError, ValueError):
+        t0, t1 = float("nan"), float("nan")
+    if not t0 < t1:
+        raise bad_argument(
+            f"{where}(t_range=...)",
+            "a pair (t0, t1) with t0 < t1",
+            t_range,
+            "Pass the time interval of the domain, e.g. (0.0, 1.0).",
+        )
+    check_finite(f"{where}(tolerance=...)", tolerance)
+    if tolerance < 0:
+        raise bad_argument(
+            f"{where}(tolerance=...)", "a tolerance >= 0", tolerance, "Pass e.g. 1.0."
+        )
+    select = _accepted(pde)
+
+    def term(model: PointFn, points, args: Args = None) -> Float[Array, ""]:
+        check_points(f"{where}: points", points)
+        r = jax.vmap(pde(model, **select(args)))(points)
+        squares = jnp.sum(jnp.square(r).reshape(points.shape[0], -1), axis=1)
+        position = (points[:, -1] - t0) / (t1 - t0) * num_chunks
+        chunk = jnp.clip(jnp.floor(position).astype(jnp.int32), 0, num_chunks - 1)
+        sums = jax.ops.segment_sum(squares, chunk, num_segments=num_chunks)
+        counts = jax.ops.segment_sum(
+            jnp.ones_like(squares), chunk, num_segments=num_chunks
+        )
+        losses = sums / jnp.maximum(counts, 1)
+        eps = tolerance if args is None else dict(args).get(TOLERANCE_ARG, tolerance)
+        return jnp.mean(causal_weights(losses, eps) * losses)
+
+    return term
