@@ -20,6 +20,7 @@ from . import (
     pdes as pdes,
     plot as plot,
     reference as reference,
+    weighting as weighting,
 )
 from .train import (
     RESULTS as RESULTS,

@@ -41,6 +41,7 @@ EXPECTED = (
     "pinnlib.reference",
     "pinnlib.metrics",
     "pinnlib.plot",
+    "pinnlib.weighting",
 )
 # The top level (training core) and every public subpackage, so new ones are checked.
 MODULES = ("pinnlib",) + tuple(

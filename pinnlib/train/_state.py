@@ -25,6 +25,8 @@ class TrainState(eqx.Module):
     - `weights`: loss weights `{term: scalar}` (a pytree, so strategies can update it).
     - `key`: the PRNG key from which collocation points are redrawn.
     - `step`: the number of optimizer steps taken, an int32 scalar array.
+    - `weighting_state`: the state of a loss-weighting strategy
+      (`pinnlib.weighting`), or `None`.
 
     !!! example
 
@@ -40,6 +42,7 @@ class TrainState(eqx.Module):
     weights: dict[str, Float[Array, ""]]
     key: PRNGKeyArray
     step: Int[Array, ""]
+    weighting_state: PyTree = None
 
 
 def check_loss(where: str, loss) -> None:
@@ -60,6 +63,7 @@ def init_state(
     *,
     key: PRNGKeyArray,
     weights: dict | None = None,
+    weighting=None,
 ) -> TrainState:
     r"""Build the initial `TrainState` for `model`, `optimizer` and `loss`.
 
@@ -74,6 +78,8 @@ def init_state(
     - `loss`: the `CompositeLoss` from `pinnlib.losses.combine` (for the term names).
     - `key`: PRNG key for redrawing collocation points (keyword-only).
     - `weights`: initial loss weights, `{term: scalar}` (keyword-only, optional).
+    - `weighting`: a `pinnlib.weighting` strategy whose state to initialise from the
+      weights (keyword-only, optional; pass the same one to `make_step`).
 
     **Returns:** a `TrainState` with `step = 0`.
 
@@ -102,6 +108,7 @@ def init_state(
         weights=weights,
         key=key,
         step=jnp.zeros((), jnp.int32),
+        weighting_state=None if weighting is None else weighting.init(weights),
     )
 
 

@@ -10,9 +10,10 @@ from jaxtyping import Array, Float, PyTree
 
 from .._custom_types import Args
 from .._dtypes import float_dtype
-from .._errors import bad_argument
+from .._errors import bad_argument, check_positive_int
 from ..losses import residual_jacobian
 from ..optim import GaussNewton
+from ..weighting import WeightingContext
 from ._state import TrainState, check_loss
 
 Step = Callable[[TrainState, PyTree, Args], tuple[TrainState, dict[str, Array]]]
@@ -67,8 +68,37 @@ def _check_opt_state_dtypes(opt_state, params) -> None:
             )
 
 
+def _updated_weights(weighting, every, state, context):
+    """The weights and strategy state after this step (updated every `every` steps).
+
+    The outputs keep the dtypes of the inputs, so both branches of the `lax.cond`
+    agree and the compiled loop's carry never changes type.
+    """
+
+    def update():
+        weights, inner = weighting.update(state.weighting_state, context)
+        weights = {
+            k: jnp.asarray(jax.lax.stop_gradient(weights[k]), w.dtype)
+            for k, w in state.weights.items()
+        }
+        inner = jax.tree.map(
+            lambda new, old: jnp.asarray(new, old.dtype), inner, state.weighting_state
+        )
+        return weights, inner
+
+    def keep():
+        return dict(state.weights), state.weighting_state
+
+    return jax.lax.cond(state.step % every == 0, update, keep)
+
+
 def make_step(
-    loss, optimizer: optax.GradientTransformation, *, reuse_value: bool = False
+    loss,
+    optimizer: optax.GradientTransformation,
+    *,
+    reuse_value: bool = False,
+    weighting=None,
+    update_every: int = 1,
 ) -> Step:
     r"""Build a pure training step `step(state, batch, args=None) -> (state, metrics)`.
 
@@ -100,6 +130,10 @@ def make_step(
       them; the per-term values are then a forward evaluation only. This saves about
       one gradient evaluation per step. Do not combine with resampling (the stored
       values belong to the previous points). Keyword-only.
+    - `weighting`: a loss-weighting strategy (`pinnlib.weighting`), updated at the
+      steps $s$ with $s \bmod k = 0$, $k$ = `update_every`, after the gradient step;
+      the new weights apply from the next step. Initialise its state with
+      `pinnlib.init_state(..., weighting=...)`. Keyword-only.
 
     **Returns:** `step(state, batch, args=None)`, pure and jittable, where `batch` is a
     dict `{term: points}` and `metrics` is `{"loss": total, "grad_norm": |g|, term:
@@ -131,6 +165,9 @@ def make_step(
             type(optimizer).__name__,
             "Pass e.g. optax.adam(1e-3) or optax.lbfgs().",
         )
+    update_every = check_positive_int(
+        "pinnlib.make_step(update_every=...)", update_every
+    )
     least_squares = isinstance(optimizer, GaussNewton)
     optimizer = optax.with_extra_args_support(optimizer)
 
@@ -190,10 +227,19 @@ def make_step(
             **extra,
         )
         model = eqx.combine(optax.apply_updates(params, updates), static)
+        weights, weighting_state = state.weights, state.weighting_state
+        if weighting is not None:
+            context = WeightingContext(
+                loss, state.model, batch, args, terms, state.weights, state.step
+            )
+            weights, weighting_state = _updated_weights(
+                weighting, update_every, state, context
+            )
         new_state = eqx.tree_at(
-            lambda s: (s.model, s.opt_state, s.step),
+            lambda s: (s.model, s.opt_state, s.step, s.weights, s.weighting_state),
             state,
-            (model, opt_state, state.step + 1),
+            (model, opt_state, state.step + 1, weights, weighting_state),
+            is_leaf=lambda x: x is None,
         )
         metrics = {"loss": total, "grad_norm": optax.tree.norm(grads), **terms}
         metrics.update({f"weight:{k}": w for k, w in state.weights.items()})
