@@ -144,3 +144,31 @@ def test_normalize_and_bad_arguments():
         pl.make_step(
             loss, optax.adam(1e-3), weighting=pl.weighting.fixed(), update_every=0
         )
+
+
+def test_gradnorm_hand_computed_and_weights_sum_to_the_number_of_terms():
+    loss, u, batch = _setup()
+    weights = {"pde": jnp.asarray(1.0), "bc": jnp.asarray(1.0)}
+    strategy = pl.weighting.gradnorm(alpha=1.5, optimizer=optax.sgd(0.1))
+    state = strategy.init(weights)
+    context = _context(loss, u, batch, weights)
+    new, state = strategy.update(state, context)
+    norms = pl.weighting.term_gradient_norms(context)
+    n = np.array([float(norms["pde"]), float(norms["bc"])])
+    # First update: L(0) = L(t), so every rate is 1 and the target is mean(w * n).
+    target = np.mean(n)
+    stepped = np.ones(2) - 0.1 * np.sign(n - target) * n
+    expected = 2 * stepped / stepped.sum()
+    np.testing.assert_allclose([new["pde"], new["bc"]], expected, rtol=1e-10)
+    # In the loop: after every update the weights are positive and sum to K = 2.
+    adam = optax.adam(1e-3)
+    strategy = pl.weighting.gradnorm(alpha=1.5)
+    state = pl.init_state(u, adam, loss, key=jax.random.key(1), weighting=strategy)
+    step = pl.make_step(loss, adam, weighting=strategy, update_every=2)
+    result = pl.fit(step, state, batch, 9, args={"nu": NU}, progress=False)
+    total = result.history["weight:pde"] + result.history["weight:bc"]
+    np.testing.assert_allclose(total, 2.0, rtol=1e-6)
+    assert np.all(result.history["weight:bc"] > 0)
+    assert not np.allclose(result.history["weight:bc"], 1.0)
+    with pytest.raises(ValueError, match=r"gradnorm\(alpha=...\)"):
+        pl.weighting.gradnorm(alpha=-1.0)

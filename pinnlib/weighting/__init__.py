@@ -6,6 +6,7 @@ from ._base import (
     normalize as normalize,
     term_gradient_norms as term_gradient_norms,
 )
+from ._gradnorm import gradnorm as gradnorm
 from ._strategies import (
     fixed as fixed,
     gradient_norm_annealing as gradient_norm_annealing,
