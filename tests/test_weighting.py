@@ -2,6 +2,7 @@
 
 import equinox as eqx
 import jax
+import jax.flatten_util
 import jax.numpy as jnp
 import numpy as np
 import optax
@@ -172,3 +173,24 @@ def test_gradnorm_hand_computed_and_weights_sum_to_the_number_of_terms():
     assert not np.allclose(result.history["weight:bc"], 1.0)
     with pytest.raises(ValueError, match=r"gradnorm\(alpha=...\)"):
         pl.weighting.gradnorm(alpha=-1.0)
+
+
+def test_ntk_weights_hand_computed():
+    loss, u, batch = _setup()
+    weights = {"pde": jnp.asarray(1.0), "bc": jnp.asarray(1.0)}
+    strategy = pl.weighting.ntk(momentum=0.5)
+    new, _ = strategy.update(strategy.init(weights), _context(loss, u, batch, weights))
+    params, static = eqx.partition(u, eqx.is_inexact_array)
+    flat, unravel = jax.flatten_util.ravel_pytree(params)
+    traces = {}
+    for k in ("pde", "bc"):
+        misfit = loss.terms[k].misfit
+        J = jax.jacfwd(
+            lambda f, k=k, misfit=misfit: misfit(
+                eqx.combine(unravel(f), static), batch[k], {"nu": NU}
+            )
+        )(flat)
+        traces[k] = float(jnp.sum(J**2)) / batch[k].shape[0]
+    total = traces["pde"] + traces["bc"]
+    for k in ("pde", "bc"):
+        np.testing.assert_allclose(new[k], 0.5 + 0.5 * total / traces[k], rtol=1e-9)

@@ -9,7 +9,10 @@ from ._combine import (
     combine as combine,
     weighted_sum as weighted_sum,
 )
-from ._jacobian import residual_jacobian as residual_jacobian
+from ._jacobian import (
+    misfit_jacobian as misfit_jacobian,
+    residual_jacobian as residual_jacobian,
+)
 from ._least_squares import (
     LeastSquaresTerm as LeastSquaresTerm,
     least_squares as least_squares,

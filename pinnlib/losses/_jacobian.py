@@ -6,10 +6,11 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 from jax.flatten_util import ravel_pytree
-from jaxtyping import Array, Float
+from jaxtyping import Array, Float, PyTree
 
 from .._custom_types import Args, PointFn
 from ._combine import CompositeLoss, check_least_squares
+from ._least_squares import LeastSquaresTerm
 
 
 def residual_jacobian(
@@ -44,19 +45,41 @@ def residual_jacobian(
         ```
     """
     r = loss.residuals(model, batch, weights, args)
-    params, static = eqx.partition(model, eqx.is_inexact_array)
-    flat, unravel = ravel_pytree(params)
     rows = []
     for name, term in loss.terms.items():
         check_least_squares(name, term)
-
-        def misfit(f, entry, term=term):
-            one = jax.tree.map(lambda a: a[None], entry)
-            return term.misfit(eqx.combine(unravel(f), static), one, args).reshape(-1)
-
-        entries = batch[name]
-        n = jax.tree.leaves(entries)[0].shape[0]
-        J = jax.vmap(jax.jacrev(misfit), in_axes=(None, 0))(flat, entries)
-        scale = jnp.sqrt(jax.lax.stop_gradient(weights[name]) / n).astype(J.dtype)
-        rows.append(scale * J.reshape(-1, flat.shape[0]))
+        J = misfit_jacobian(term, model, batch[name], args)
+        scale = jnp.sqrt(jax.lax.stop_gradient(weights[name]) / J.shape[0])
+        rows.append(scale.astype(J.dtype) * J.reshape(-1, J.shape[-1]))
     return r, jnp.concatenate(rows)
+
+
+def misfit_jacobian(
+    term: LeastSquaresTerm, model: PointFn, points: PyTree[Array], args: Args = None
+) -> Float[Array, "n k P"]:
+    r"""Per-point Jacobians of a least-squares term's misfit, $\partial m(x_i)/\partial\theta$.
+
+    One reverse-mode gradient per point and misfit component, vectorised over the
+    points ($\theta$ flattened as in `residual_jacobian`). The misfit must be
+    pointwise, as for every builder in `pinnlib.losses`.
+
+    **Arguments:** `term`: a `LeastSquaresTerm`; `model`; `points`: the term's
+    batch entry (`(n, d)` points, or `(x, y)` for data terms); `args`.
+
+    **Returns:** shape `(n, k, P)`: points, misfit components, parameters.
+
+    !!! example
+
+        ```python
+        J = pl.losses.misfit_jacobian(loss.terms["pde"], u, points, {"nu": nu})
+        ntk_trace = jnp.sum(J**2)    # the trace of the term's NTK block
+        ```
+    """
+    params, static = eqx.partition(model, eqx.is_inexact_array)
+    flat, unravel = ravel_pytree(params)
+
+    def misfit(f, entry):
+        one = jax.tree.map(lambda a: a[None], entry)
+        return term.misfit(eqx.combine(unravel(f), static), one, args).reshape(-1)
+
+    return jax.vmap(jax.jacrev(misfit), in_axes=(None, 0))(flat, points)

@@ -7,6 +7,7 @@ from ._base import (
     term_gradient_norms as term_gradient_norms,
 )
 from ._gradnorm import gradnorm as gradnorm
+from ._ntk import ntk as ntk, ntk_traces as ntk_traces
 from ._strategies import (
     fixed as fixed,
     gradient_norm_annealing as gradient_norm_annealing,
