@@ -15,22 +15,9 @@ from jaxtyping import Array, Float, PRNGKeyArray
 
 from .._dtypes import resolve_dtype
 from .._errors import bad_argument, check_positive_int
-from ._mlp import ACTIVATIONS
+from ._mlp import activation_fn
 
 DEFAULT_FACTORIZATION = (1.0, 0.1)  # (mean, std) of s, as in the paper and jaxpi
-
-
-def _activation(where: str, name_or_fn: str | Callable) -> Callable:
-    if callable(name_or_fn):
-        return name_or_fn
-    if name_or_fn not in ACTIVATIONS:
-        raise bad_argument(
-            f"{where}(activation=...)",
-            f"one of {sorted(ACTIVATIONS)} or a callable",
-            name_or_fn,
-            "Pick a listed name or pass a function such as jnp.tanh.",
-        )
-    return ACTIVATIONS[name_or_fn]
 
 
 def _glorot(key: PRNGKeyArray, in_size: int, out_size: int, dtype) -> Array:
@@ -236,7 +223,7 @@ def factorized_mlp(
         out_size = check_positive_int(f"{where}(out_size=...)", out_size)
     width = check_positive_int(f"{where}(width=...)", width)
     depth = check_positive_int(f"{where}(depth=...)", depth)
-    sigma = _activation(where, activation)
+    sigma = activation_fn(where, activation)
     mean, std = _check_mean_std(where, mean, std)
     dtype = resolve_dtype(where, dtype)
     sizes = [in_size] + [width] * depth + [1 if out_size == "scalar" else out_size]

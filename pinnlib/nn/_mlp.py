@@ -23,12 +23,13 @@ ACTIVATIONS: dict[str, Callable] = {
 """Activation names accepted by `pinnlib.nn.mlp(activation=...)`."""
 
 
-def _activation(name_or_fn: str | Callable) -> Callable:
+def activation_fn(where: str, name_or_fn: str | Callable) -> Callable:
+    """The activation named `name_or_fn` (or the callable itself) for `where`."""
     if callable(name_or_fn):
         return name_or_fn
     if name_or_fn not in ACTIVATIONS:
         raise bad_argument(
-            "pinnlib.nn.mlp(activation=...)",
+            f"{where}(activation=...)",
             f"one of {sorted(ACTIVATIONS)} or a callable",
             name_or_fn,
             "Pick a listed name or pass a function such as jnp.tanh.",
@@ -94,7 +95,7 @@ def mlp(
         out_size,
         width,
         depth,
-        activation=_activation(activation),
+        activation=activation_fn("pinnlib.nn.mlp", activation),
         key=init_key,
         dtype=dtype,
     )

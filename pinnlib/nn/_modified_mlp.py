@@ -12,10 +12,10 @@ from .._errors import bad_argument, check_positive_int
 from ._factorized import (
     DEFAULT_FACTORIZATION,
     FactorizedLinear,
-    _activation,
     _check_mean_std,
     _dense,
 )
+from ._mlp import activation_fn
 
 _Layer = eqx.nn.Linear | FactorizedLinear
 
@@ -127,7 +127,7 @@ class ModifiedMLP(eqx.Module):
                 depth,
                 "Use depth >= 2; with one layer the encoders would be unused.",
             )
-        self.activation = _activation(where, activation)
+        self.activation = activation_fn(where, activation)
         factorization = _factorization(where, factorized)
         dtype = resolve_dtype(where, dtype)
         self.out_size = out_size
