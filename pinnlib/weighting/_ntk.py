@@ -5,7 +5,7 @@ import jax.numpy as jnp
 from ..losses import misfit_jacobian
 from ..losses._combine import check_least_squares
 from ._base import WeightingContext, WeightingStrategy, Weights
-from ._strategies import _fraction
+from ._strategies import _balanced_average, _fraction
 
 
 def ntk_traces(context: WeightingContext) -> Weights:
@@ -56,12 +56,7 @@ def ntk(momentum: float = 0.9) -> WeightingStrategy:
         return dict(weights)
 
     def update(state, ctx):
-        traces = ntk_traces(ctx)
-        total = sum(traces.values())
-        new = {
-            k: alpha * state[k] + (1 - alpha) * total / (traces[k] + 1e-30)
-            for k in state
-        }
+        new = _balanced_average(state, ntk_traces(ctx), alpha)
         return new, new
 
     return WeightingStrategy(init, update)

@@ -16,6 +16,16 @@ def _fraction(where: str, value: float, *, closed: bool = True) -> float:
     return float(value)
 
 
+def _balanced_average(weights, scores, alpha: float):
+    """$w_k \\leftarrow \\alpha w_k + (1 - \\alpha) \\sum_j s_j / s_k$: weights that equalise
+    the scores $s_k$ (gradient norms, NTK traces), as a moving average."""
+    total = sum(scores.values())
+    return {
+        k: alpha * weights[k] + (1 - alpha) * total / (scores[k] + 1e-30)
+        for k in weights
+    }
+
+
 def fixed() -> WeightingStrategy:
     r"""Keep the weights as they are: $w_k(t) = w_k(0)$.
 
@@ -94,12 +104,7 @@ def gradient_norm_annealing(momentum: float = 0.9) -> WeightingStrategy:
         return dict(weights)
 
     def update(state, ctx):
-        norms = term_gradient_norms(ctx)
-        total = sum(norms.values())
-        new = {
-            k: alpha * state[k] + (1 - alpha) * total / (norms[k] + 1e-30)
-            for k in state
-        }
+        new = _balanced_average(state, term_gradient_norms(ctx), alpha)
         return new, new
 
     return WeightingStrategy(init, update)
