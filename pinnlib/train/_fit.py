@@ -244,7 +244,7 @@ def fit(
                     code = RESULTS.stopped_early
                     break
             if save is not None:
-                save(state, join(earlier, records), val(), code, final=False)
+                save(state, lambda: join(earlier, records), val, code, final=False)
     finally:
         bar.close()
     result = FitResult(
@@ -256,7 +256,7 @@ def fit(
         failed_step=failed_step,
     )
     if save is not None:
-        save(state, result.history, result.validation, code, final=True)
+        save(state, lambda: result.history, lambda: result.validation, code, final=True)
     if failed_step is not None and throw:
         message = nonfinite_message(code, failed_step, failed_metrics, state.weights)
         raise NonFiniteError(message, result)

@@ -60,6 +60,9 @@ def checkpointer(
 ) -> Callable | None:
     """`save(state, history, validation, result, final)`, or None without a directory.
 
+    `history` and `validation` are functions returning the records, called only when
+    a checkpoint is written (joining the history costs time at every chunk).
+
     Saves between chunks once the step has passed the next multiple of `every`, and
     with `final=True` (the end of the run, an early stop or a non-finite stop)
     whatever the step; never twice for the same step.
@@ -91,6 +94,7 @@ def checkpointer(
         due = every is not None and step // every > marks["period"]
         if step == marks["saved"] or not (final or due):
             return
+        validation = validation()
         extra = {
             "validation": {
                 "step": [int(s) for s in validation["step"]],
@@ -101,7 +105,7 @@ def checkpointer(
         checkpoint.save(
             directory,
             state,
-            history=history,
+            history=history(),
             metadata={**(metadata or {}), **extra},
             keep=keep,
         )
