@@ -79,8 +79,7 @@ def _resume_point(checkpoint_dir, templates):
     latest = pl.checkpoint.latest(checkpoint_dir)
     if latest is None:
         return None
-    info = json.loads((latest / "meta.json").read_text())
-    phase = info["metadata"]["phase"]
+    phase = pl.checkpoint.read_info(latest)["metadata"]["phase"]
     ckpt = pl.checkpoint.load(latest, templates[phase])
     return ckpt.state, phase, ckpt.metadata, ckpt.history
 

@@ -164,6 +164,11 @@ def test_keep_latest_and_leftover_temporary_directories(adam32, tmp_path):
     assert leftover.exists()  # never touched, never loaded
     loaded = ckpt.load(tmp_path, state)
     assert int(loaded.state.step) == 4 and loaded.metadata == {"k": 4}
+    # The sidecar alone, without a template: the latest one, or a given one.
+    assert ckpt.read_info(tmp_path) == loaded.info
+    assert ckpt.read_info(tmp_path / "ckpt-000000002")["metadata"] == {"k": 2}
+    with pytest.raises(FileNotFoundError, match=r"read_info\(path=...\)"):
+        ckpt.read_info(tmp_path / "missing")
 
     # Saving the same step again replaces it; keep=None prunes nothing.
     at_4 = eqx.tree_at(lambda s: s.step, state, jnp.asarray(4, jnp.int32))

@@ -7,5 +7,5 @@ structure, as in equinox; any mismatch or corruption is reported by leaf or file
 """
 
 from ._layout import latest as latest
-from ._load import Checkpoint as Checkpoint, load as load
+from ._load import Checkpoint as Checkpoint, load as load, read_info as read_info
 from ._save import save as save

@@ -43,40 +43,68 @@ class Checkpoint(eqx.Module):
     path: pathlib.Path
 
 
-def _corrupt(path: pathlib.Path, name: str, why: str) -> ValueError:
+def _corrupt(
+    path: pathlib.Path, name: str, why: str, where: str = _WHERE
+) -> ValueError:
     return ValueError(
-        f"{_WHERE}(path=...): {path / name} {why}: the checkpoint is corrupt or "
+        f"{where}(path=...): {path / name} {why}: the checkpoint is corrupt or "
         "incomplete. Load an older checkpoint (delete this directory to make "
         "`latest` skip it) or save again."
     )
 
 
-def _resolve(path: pathlib.Path) -> pathlib.Path:
+def _resolve(path: pathlib.Path, where: str = _WHERE) -> pathlib.Path:
     if not path.exists():
-        raise FileNotFoundError(f"{_WHERE}(path=...): {path} does not exist.")
+        raise FileNotFoundError(f"{where}(path=...): {path} does not exist.")
     if (path / layout.META).exists() or layout.is_checkpoint_name(path):
         return path
     found = layout.latest(path)
     if found is None:
         raise FileNotFoundError(
-            f"{_WHERE}(path=...): no complete checkpoint (ckpt-*/ with state.eqx "
+            f"{where}(path=...): no complete checkpoint (ckpt-*/ with state.eqx "
             f"and meta.json) in {path}. Pass a directory given to "
             "pl.checkpoint.save, or one of its ckpt-* subdirectories."
         )
     return found
 
 
-def _read_info(path: pathlib.Path) -> dict:
+def _read_info(path: pathlib.Path, where: str = _WHERE) -> dict:
     try:
         info = json.loads((path / layout.META).read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise _corrupt(path, layout.META, "is missing") from None
+        raise _corrupt(path, layout.META, "is missing", where) from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise _corrupt(path, layout.META, f"cannot be read ({error})") from None
+        raise _corrupt(path, layout.META, f"cannot be read ({error})", where) from None
     keys = {"step", "metadata", "files", "leaves"}
     if not isinstance(info, dict) or not keys <= set(info):
-        raise _corrupt(path, layout.META, "lacks entries " + str(sorted(keys)))
+        raise _corrupt(path, layout.META, "lacks entries " + str(sorted(keys)), where)
     return info
+
+
+def read_info(path: str | os.PathLike) -> dict:
+    r"""The readable sidecar (`meta.json`) of a checkpoint, without loading its state.
+
+    Use it to decide which template to load with, e.g. from the `metadata` a phased
+    run stored (`{"phase": 2}`).
+
+    **Arguments:** `path`: a checkpoint directory, or the directory given to `save`
+    (then the latest checkpoint's).
+
+    **Returns:** the dict of `meta.json`: `step`, `time`, `versions`, `loss`,
+    `metadata`, `files`, `history`, `leaves`.
+
+    **Raises:** `FileNotFoundError` if there is no checkpoint; `ValueError` if
+    `meta.json` is missing or unreadable.
+
+    !!! example
+
+        ```python
+        info = pl.checkpoint.read_info("runs/burgers")
+        info["step"], info["metadata"]["phase"]
+        ```
+    """
+    where = "pinnlib.checkpoint.read_info"
+    return _read_info(_resolve(pathlib.Path(path), where), where)
 
 
 def _read_checked(path: pathlib.Path, name: str, info: dict) -> bytes:
