@@ -290,3 +290,29 @@ SOLUTIONS: tuple[Solution, ...] = (
         (1.0, 1.0),
     ),
 )
+
+
+def burgers_problem(*, width, depth, counts=(32, 8, 8), dtype=None, seed=0):
+    """A small Burgers training problem: `(model, loss, sampler)`.
+
+    MLP `2-width^depth-1` with key `seed`; residual, Dirichlet and initial terms;
+    a sampler drawing `counts = (interior, boundary, initial)` points in `dtype`.
+    """
+    import pinnlib as pl
+
+    domain = pl.domains.SpaceTime(pl.domains.Interval(-1.0, 1.0), 0.0, 1.0)
+    u = pl.nn.mlp(2, width=width, depth=depth, key=jax.random.key(seed), dtype=dtype)
+    loss = pl.losses.combine(
+        pde=pl.losses.residual(pl.pdes.burgers),
+        bc=pl.losses.dirichlet(0.0),
+        ic=pl.losses.initial(lambda p: -jnp.sin(jnp.pi * p[0])),
+    )
+    interior, boundary, initial = counts
+    sampler = pl.domains.sampler(
+        domain,
+        dtype=dtype,
+        pde=("interior", interior),
+        bc=("boundary", boundary),
+        ic=("initial", initial),
+    )
+    return u, loss, sampler

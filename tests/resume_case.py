@@ -12,6 +12,7 @@ jax.config.update("jax_enable_x64", True)
 
 import jax.numpy as jnp  # noqa: E402
 import optax  # noqa: E402
+from helpers import burgers_problem  # noqa: E402
 
 import pinnlib as pl  # noqa: E402
 
@@ -23,16 +24,7 @@ def build(case: str):
     """`(step, initial state, batch or sampler, fit keyword arguments)` of a case."""
     name, dtype = case.split("-")
     dtype = jnp.dtype(dtype)
-    domain = pl.domains.SpaceTime(pl.domains.Interval(-1.0, 1.0), 0.0, 1.0)
-    u = pl.nn.mlp(2, width=6, depth=2, key=jax.random.key(0), dtype=dtype)
-    loss = pl.losses.combine(
-        pde=pl.losses.residual(pl.pdes.burgers),
-        bc=pl.losses.dirichlet(0.0),
-        ic=pl.losses.initial(lambda p: -jnp.sin(jnp.pi * p[0])),
-    )
-    sampler = pl.domains.sampler(
-        domain, dtype=dtype, pde=("interior", 32), bc=("boundary", 8), ic=("initial", 8)
-    )
+    u, loss, sampler = burgers_problem(width=6, depth=2, dtype=dtype)
     optimizer = optax.adam(1e-2) if name == "adam" else optax.lbfgs(memory_size=4)
     state = pl.init_state(u, optimizer, loss, key=jax.random.key(1))
     kw = dict(args={"nu": 0.05}, chunk_size=4, progress=False)

@@ -9,6 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
+from helpers import burgers_problem
 
 import pinnlib as pl
 from pinnlib.train._history import check_history
@@ -22,16 +23,7 @@ NAN_AT_7 = {"nu": NU, "nan_from": 7, "nan_to": 8}
 
 @functools.cache
 def _problem(optimizer=None):
-    domain = pl.domains.SpaceTime(pl.domains.Interval(-1.0, 1.0), 0.0, 1.0)
-    u = pl.nn.mlp(2, width=6, depth=1, key=jax.random.key(0))
-    loss = pl.losses.combine(
-        pde=pl.losses.residual(pl.pdes.burgers),
-        bc=pl.losses.dirichlet(0.0),
-        ic=pl.losses.initial(lambda p: -jnp.sin(jnp.pi * p[0])),
-    )
-    sampler = pl.domains.sampler(
-        domain, pde=("interior", 16), bc=("boundary", 4), ic=("initial", 4)
-    )
+    u, loss, sampler = burgers_problem(width=6, depth=1, counts=(16, 4, 4))
     optimizer = optimizer or optax.adam(1e-2)
     state = pl.init_state(u, optimizer, loss, key=jax.random.key(1))
     return loss, sampler, pl.make_step(loss, optimizer), state

@@ -9,6 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
+from helpers import burgers_problem
 
 import pinnlib as pl
 
@@ -16,19 +17,8 @@ NU = 0.01 / np.pi
 
 
 def _problem(dtype=jnp.float64, optimizer=None, seed=0):
-    domain = pl.domains.SpaceTime(pl.domains.Interval(-1.0, 1.0), 0.0, 1.0)
-    u = pl.nn.mlp(2, width=8, depth=2, key=jax.random.key(seed), dtype=dtype)
-    loss = pl.losses.combine(
-        pde=pl.losses.residual(pl.pdes.burgers),
-        bc=pl.losses.dirichlet(0.0),
-        ic=pl.losses.initial(lambda p: -jnp.sin(jnp.pi * p[0])),
-    )
-    sampler = pl.domains.sampler(
-        domain,
-        dtype=dtype,
-        pde=("interior", 64),
-        bc=("boundary", 16),
-        ic=("initial", 16),
+    u, loss, sampler = burgers_problem(
+        width=8, depth=2, counts=(64, 16, 16), dtype=dtype, seed=seed
     )
     optimizer = optimizer or optax.adam(1e-2)
     state = pl.init_state(u, optimizer, loss, key=jax.random.key(seed + 1))
