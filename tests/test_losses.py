@@ -151,6 +151,8 @@ def test_residuals_need_least_squares_terms():
         loss.residuals(lambda p: p[0], {"pde": jnp.zeros((2, 1))}, {"pde": 1.0})
     with pytest.raises(ValueError, match=r"least_squares\(misfit=...\)"):
         pl.losses.least_squares(3.0)
+    with pytest.raises(ValueError, match=r"misfit_jacobian\(term=...\)"):
+        pl.losses.misfit_jacobian(loss.terms["pde"], lambda p: p[0], jnp.zeros((2, 1)))
 
 
 def test_point_errors():

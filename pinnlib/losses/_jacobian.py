@@ -9,6 +9,7 @@ from jax.flatten_util import ravel_pytree
 from jaxtyping import Array, Float, PyTree
 
 from .._custom_types import Args, PointFn
+from .._errors import bad_argument
 from ._combine import CompositeLoss, check_least_squares
 from ._least_squares import LeastSquaresTerm
 
@@ -55,7 +56,7 @@ def residual_jacobian(
 
 
 def misfit_jacobian(
-    term: LeastSquaresTerm, model: PointFn, points: PyTree[Array], args: Args = None
+    term, model: PointFn, points: PyTree[Array], args: Args = None
 ) -> Float[Array, "n k P"]:
     r"""Per-point Jacobians of a least-squares term's misfit, $\partial m(x_i)/\partial\theta$.
 
@@ -68,6 +69,8 @@ def misfit_jacobian(
 
     **Returns:** shape `(n, k, P)`: points, misfit components, parameters.
 
+    **Raises:** `ValueError` if `term` is not a `LeastSquaresTerm`.
+
     !!! example
 
         ```python
@@ -75,6 +78,13 @@ def misfit_jacobian(
         ntk_trace = jnp.sum(J**2)    # the trace of the term's NTK block
         ```
     """
+    if not isinstance(term, LeastSquaresTerm):
+        raise bad_argument(
+            "pinnlib.losses.misfit_jacobian(term=...)",
+            "a LeastSquaresTerm (a term that keeps its per-point misfit)",
+            type(term).__name__,
+            "Pass a term built by pinnlib.losses (or pl.losses.least_squares).",
+        )
     params, static = eqx.partition(model, eqx.is_inexact_array)
     flat, unravel = ravel_pytree(params)
 
