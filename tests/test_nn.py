@@ -232,6 +232,29 @@ def test_fourier_features_frequencies_get_zero_gradient(getkey):
     assert float(jnp.max(jnp.abs(g.layers[1].layers[0].weight))) > 0
 
 
+def test_trainable_fourier_features_gradient_matches_finite_differences(getkey):
+    ff = nn.FourierFeatures(2, 3, scale=0.5, key=getkey(), trainable=True)
+    x = jnp.array([0.3, -0.7])
+
+    def value(b):
+        return jnp.sum(eqx.tree_at(lambda f: f.frequencies, ff, b)(x) ** 3)
+
+    b = ff.frequencies
+    g = jax.grad(value)(b)
+    h = 1e-3
+    for i, j in [(0, 0), (1, 1), (2, 0)]:
+        e = jnp.zeros_like(b).at[i, j].set(h)
+        fd = (value(b + e) - value(b - e)) / (2 * h)
+        np.testing.assert_allclose(g[i, j], fd, rtol=2e-2, atol=1e-4)
+    assert float(jnp.max(jnp.abs(g))) > 0
+
+
+def test_fourier_features_trainable_must_be_bool(getkey):
+    # Under pytest's runtime type checks the annotation may fire first.
+    with pytest.raises((ValueError, TypeError), match="trainable"):
+        nn.FourierFeatures(2, 4, key=getkey(), trainable="yes")
+
+
 @pytest.mark.parametrize(
     "args, argument", [((0, 4), "in_size"), ((2, 0), "num_features")]
 )

@@ -75,9 +75,11 @@ class Normalize(eqx.Module):
 class FourierFeatures(eqx.Module):
     r"""Random Fourier features $\gamma(x) = [\cos(2\pi B x), \sin(2\pi B x)]$.
 
-    $B \in \mathbb{R}^{k \times d}$ has entries $\mathcal{N}(0, \sigma^2)$ and is fixed
-    (held under `stop_gradient`), as in Tancik et al. (2020) and Wang, Wang &
-    Perdikaris (2021) for multi-scale PINNs.
+    $B \in \mathbb{R}^{k \times d}$ has entries $\mathcal{N}(0, \sigma^2)$. It is fixed
+    (held under `stop_gradient`) by default, as in Tancik et al. (2020) and Wang, Wang &
+    Perdikaris (2021) for multi-scale PINNs; with `trainable=True` it is a parameter
+    trained with the rest of the network, as in the Allen–Cahn recipe of Wang et al.,
+    "An expert's guide to training physics-informed neural networks" (2023).
 
     **Arguments:**
 
@@ -86,16 +88,20 @@ class FourierFeatures(eqx.Module):
     - `scale`: $\sigma$ (keyword-only, default 1.0); larger values fit higher
       frequencies.
     - `key`: PRNG key (keyword-only). `dtype`: default float dtype if `None`.
+    - `trainable`: whether gradients flow into $B$ (keyword-only, default `False`).
 
     !!! example
 
         ```python
         ff = pl.nn.FourierFeatures(2, 64, scale=2.0, key=jax.random.key(0))
         u = eqx.nn.Sequential([ff, pl.nn.mlp(ff.out_size, key=jax.random.key(1))])
+        learned = pl.nn.FourierFeatures(3, 64, scale=0.3, trainable=True,
+                                        key=jax.random.key(2))
         ```
     """
 
     frequencies: Float[Array, "k d"]
+    trainable: bool = eqx.field(static=True)
 
     def __init__(
         self,
@@ -105,8 +111,17 @@ class FourierFeatures(eqx.Module):
         scale: float = 1.0,
         key: PRNGKeyArray,
         dtype=None,
+        trainable: bool = False,
     ):
         in_size = check_positive_int("pinnlib.nn.FourierFeatures(in_size=...)", in_size)
+        if not isinstance(trainable, bool):
+            raise bad_argument(
+                "pinnlib.nn.FourierFeatures(trainable=...)",
+                "a bool",
+                trainable,
+                "Pass trainable=True to learn the frequencies.",
+            )
+        self.trainable = trainable
         k = check_positive_int(
             "pinnlib.nn.FourierFeatures(num_features=...)", num_features
         )
@@ -118,7 +133,10 @@ class FourierFeatures(eqx.Module):
         return 2 * self.frequencies.shape[0]
 
     def __call__(self, x: Float[Array, " d"], *, key=None) -> Float[Array, " f"]:
-        z = 2 * jnp.pi * (jax.lax.stop_gradient(self.frequencies) @ x)
+        frequencies = self.frequencies
+        if not self.trainable:
+            frequencies = jax.lax.stop_gradient(frequencies)
+        z = 2 * jnp.pi * (frequencies @ x)
         return jnp.concatenate([jnp.cos(z), jnp.sin(z)])
 
 
