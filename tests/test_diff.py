@@ -308,6 +308,33 @@ def test_fused_matches_generic_sequential(front):
     _compare_fused(u, X3)
 
 
+@pytest.mark.parametrize("activation", ["tanh", jax.nn.gelu])
+@pytest.mark.parametrize("out_size", ["scalar", 2])
+@pytest.mark.parametrize("factorized", [False, True])
+def test_fused_matches_generic_modified_mlp(activation, out_size, factorized):
+    u = nn.ModifiedMLP(
+        3,
+        out_size,
+        width=6,
+        depth=3,
+        activation=activation,
+        factorized=factorized,
+        key=jax.random.key(11),
+        dtype=jnp.float64,
+    )
+    out = _compare_fused(u, X3)
+    assert out[0].shape == (() if out_size == "scalar" else (2,))
+
+
+def test_fused_matches_generic_factorized_mlp_behind_embeddings():
+    emb = nn.PeriodicEmbedding(3, axes=(0,), periods=(2.0,))
+    ff = random_fourier(5, emb.out_size, 3)
+    net = nn.factorized_mlp(
+        ff.out_size, width=5, depth=2, key=jax.random.key(12), dtype=jnp.float64
+    )
+    _compare_fused(eqx.nn.Sequential([emb, ff, net]), X3)
+
+
 def test_fused_float32():
     # float32 in, float32 out. Fused vs nested agree to float32 rounding (eps 1.2e-7)
     # amplified through two layers and second derivatives: rtol 1e-4. Against the

@@ -71,8 +71,9 @@ def partials(
 
     **AD mode.** Forward mode throughout (PINN points have few coordinates, so
     forward mode beats reverse mode: one Jacobian–vector product per direction).
-    For MLP fields (`eqx.nn.MLP`, or an `eqx.nn.Sequential` of input embeddings
-    ending in one) and orders $\le 2$, the value and derivative streams are pushed
+    For MLP-type fields (`eqx.nn.MLP`, `pinnlib.nn.ModifiedMLP`,
+    `pinnlib.nn.FactorizedMLP`, or an `eqx.nn.Sequential` of input embeddings ending
+    in one) and orders $\le 2$, the value and derivative streams are pushed
     through the layers together — one matmul per layer for all streams (Taylor mode,
     "forward Laplacian" style; see `benchmarks/operators_speed.py`). Otherwise, and
     for higher orders, nested `jax.jvp`, where an index that prefixes another (`(0,)`
