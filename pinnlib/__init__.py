@@ -3,7 +3,8 @@
 Pure functions over Equinox pytrees: fields (`pinnlib.nn`), differential operators
 (`pinnlib.diff`), residuals (`pinnlib.pdes`), domains and samplers
 (`pinnlib.domains`), loss builders (`pinnlib.losses`), optimizers beyond optax's
-(`pinnlib.optim`), and a training core of one state pytree, one step function and
+(`pinnlib.optim`), loss-weighting and sampling strategies (`pinnlib.weighting`,
+`pinnlib.sampling`), and a training core of one state pytree, one step function and
 one scanned loop.
 """
 
@@ -20,6 +21,7 @@ from . import (
     pdes as pdes,
     plot as plot,
     reference as reference,
+    sampling as sampling,
     weighting as weighting,
 )
 from .train import (

@@ -42,6 +42,7 @@ EXPECTED = (
     "pinnlib.metrics",
     "pinnlib.plot",
     "pinnlib.weighting",
+    "pinnlib.sampling",
 )
 # The top level (training core) and every public subpackage, so new ones are checked.
 MODULES = ("pinnlib",) + tuple(

@@ -10,6 +10,7 @@ from .._custom_types import PointFn
 from .._dtypes import float_dtype, resolve_dtype
 from .._errors import bad_argument
 from ..losses import CompositeLoss
+from ..sampling._base import sampling_key
 
 
 class TrainState(eqx.Module):
@@ -27,6 +28,9 @@ class TrainState(eqx.Module):
     - `step`: the number of optimizer steps taken, an int32 scalar array.
     - `weighting_state`: the state of a loss-weighting strategy
       (`pinnlib.weighting`), or `None`.
+    - `points`: the collocation points owned by a sampling strategy
+      (`pinnlib.sampling`), `{term: (n, d)}`, or `None`.
+    - `sampling_state`: that strategy's state, or `None`.
 
     !!! example
 
@@ -43,6 +47,8 @@ class TrainState(eqx.Module):
     key: PRNGKeyArray
     step: Int[Array, ""]
     weighting_state: PyTree = None
+    points: dict[str, Float[Array, "_n _d"]] | None = None
+    sampling_state: PyTree = None
 
 
 def check_loss(where: str, loss) -> None:
@@ -64,6 +70,7 @@ def init_state(
     key: PRNGKeyArray,
     weights: dict | None = None,
     weighting=None,
+    sampling=None,
 ) -> TrainState:
     r"""Build the initial `TrainState` for `model`, `optimizer` and `loss`.
 
@@ -80,6 +87,9 @@ def init_state(
     - `weights`: initial loss weights, `{term: scalar}` (keyword-only, optional).
     - `weighting`: a `pinnlib.weighting` strategy whose state to initialise from the
       weights (keyword-only, optional; pass the same one to `make_step`).
+    - `sampling`: a `pinnlib.sampling` strategy whose initial points and state to
+      draw, from a key derived from `key` (keyword-only, optional; pass the same
+      one to `make_step`).
 
     **Returns:** a `TrainState` with `step = 0`.
 
@@ -102,6 +112,17 @@ def init_state(
             "Give one weight per loss term.",
         )
     weights = {k: jnp.asarray(v, dtype) for k, v in weights.items()}
+    points, sampling_state = None, None
+    if sampling is not None:
+        points, sampling_state = sampling.init(sampling_key(key, 0))
+        unknown = sorted(set(points) - set(loss.names))
+        if unknown:
+            raise bad_argument(
+                "pinnlib.init_state(sampling=...)",
+                f"a strategy owning points of the loss terms {sorted(loss.names)}",
+                unknown,
+                "Name the strategy's term as in pl.losses.combine(...).",
+            )
     return TrainState(
         model=model,
         opt_state=optimizer.init(params),
@@ -109,6 +130,8 @@ def init_state(
         key=key,
         step=jnp.zeros((), jnp.int32),
         weighting_state=None if weighting is None else weighting.init(weights),
+        points=points,
+        sampling_state=sampling_state,
     )
 
 

@@ -13,6 +13,8 @@ from .._dtypes import float_dtype
 from .._errors import bad_argument, check_positive_int
 from ..losses import residual_jacobian
 from ..optim import GaussNewton
+from ..sampling import SamplingContext
+from ..sampling._base import sampling_key
 from ..weighting import WeightingContext
 from ._state import TrainState, check_loss
 
@@ -92,6 +94,45 @@ def _updated_weights(weighting, every, state, context):
     return jax.lax.cond(state.step % every == 0, update, keep)
 
 
+def _updated_points(sampling, every, state, loss, args):
+    """The strategy's points and state at this step (updated at steps every, 2 every...).
+
+    Shapes and dtypes are kept, so both branches of the `lax.cond` agree.
+    """
+
+    def update():
+        context = SamplingContext(
+            loss,
+            state.model,
+            args,
+            sampling_key(state.key, state.step),
+            state.step,
+            dict(state.points),
+        )
+        points, inner = sampling.update(state.sampling_state, context)
+        if set(points) != set(state.points):
+            raise bad_argument(
+                "pinnlib.make_step(sampling=...)",
+                f"an update returning points for {sorted(state.points)}",
+                sorted(points),
+                "Return the same point sets that the strategy's init returned.",
+            )
+        points = {
+            k: jnp.asarray(jax.lax.stop_gradient(points[k]), p.dtype).reshape(p.shape)
+            for k, p in state.points.items()
+        }
+        inner = jax.tree.map(
+            lambda new, old: jnp.asarray(new, old.dtype), inner, state.sampling_state
+        )
+        return points, inner
+
+    def keep():
+        return dict(state.points), state.sampling_state
+
+    refresh = (state.step > 0) & (state.step % every == 0)
+    return jax.lax.cond(refresh, update, keep)
+
+
 def make_step(
     loss,
     optimizer: optax.GradientTransformation,
@@ -99,6 +140,8 @@ def make_step(
     reuse_value: bool = False,
     weighting=None,
     update_every: int = 1,
+    sampling=None,
+    sample_every: int = 1,
 ) -> Step:
     r"""Build a pure training step `step(state, batch, args=None) -> (state, metrics)`.
 
@@ -134,6 +177,11 @@ def make_step(
       steps $s$ with $s \bmod k = 0$, $k$ = `update_every`, after the gradient step;
       the new weights apply from the next step. Initialise its state with
       `pinnlib.init_state(..., weighting=...)`. Keyword-only.
+    - `sampling`: a sampling strategy (`pinnlib.sampling`) owning the points of
+      some loss terms, updated at the steps $s > 0$ with $s \bmod k = 0$, $k$ =
+      `sample_every`, *before* the loss is evaluated; its points (kept in
+      `state.points`) replace those of the same names in `batch`. Initialise it
+      with `pinnlib.init_state(..., sampling=...)`. Keyword-only.
 
     **Returns:** `step(state, batch, args=None)`, pure and jittable, where `batch` is a
     dict `{term: points}` and `metrics` is `{"loss": total, "grad_norm": |g|, term:
@@ -168,12 +216,40 @@ def make_step(
     update_every = check_positive_int(
         "pinnlib.make_step(update_every=...)", update_every
     )
+    sample_every = check_positive_int(
+        "pinnlib.make_step(sample_every=...)", sample_every
+    )
+    if sampling is not None and reuse_value:
+        raise bad_argument(
+            "pinnlib.make_step(reuse_value=True)",
+            "fixed points (no sampling strategy)",
+            "a sampling strategy",
+            "The stored loss belongs to the previous points; use reuse_value=False.",
+        )
     least_squares = isinstance(optimizer, GaussNewton)
     optimizer = optax.with_extra_args_support(optimizer)
 
     def step(
-        state: TrainState, batch: Mapping, args: Args = None
+        state: TrainState, batch: Mapping | None, args: Args = None
     ) -> tuple[TrainState, dict[str, Float[Array, ""]]]:
+        if sampling is not None:
+            if state.points is None:
+                raise bad_argument(
+                    "pinnlib.make_step(sampling=...)(state=...)",
+                    "a state holding the strategy's points",
+                    "state.points = None",
+                    "Build the state with pl.init_state(..., sampling=strategy).",
+                )
+            points, sampling_state = _updated_points(
+                sampling, sample_every, state, loss, args
+            )
+            state = eqx.tree_at(
+                lambda s: (s.points, s.sampling_state),
+                state,
+                (points, sampling_state),
+                is_leaf=lambda x: x is None,
+            )
+            batch = {**(batch or {}), **points}
         params, static = eqx.partition(state.model, eqx.is_inexact_array)
         _check_opt_state_dtypes(state.opt_state, params)
 
