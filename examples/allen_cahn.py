@@ -44,6 +44,7 @@ import optax
 
 import pinnlib as pl
 
+F32 = jnp.float32  # the recipe trains in float32 (also when x64 is switched on)
 # Tolerances of the causal weights, one per equal share of the steps.
 CAUSAL_STAGES = (1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0)
 
@@ -60,18 +61,23 @@ def build_field(
         size = layers[-1].out_size
     if fourier:
         ff = pl.nn.FourierFeatures(
-            size, fourier, scale=fourier_scale, trainable=True, key=k_ff
+            size, fourier, scale=fourier_scale, trainable=True, key=k_ff, dtype=F32
         )
         layers.append(ff)
         size = ff.out_size
     if modified:
         net = pl.nn.ModifiedMLP(
-            size, width=width, depth=depth, factorized=factorized, key=k_net
+            size,
+            width=width,
+            depth=depth,
+            factorized=factorized,
+            key=k_net,
+            dtype=F32,
         )
     elif factorized:
-        net = pl.nn.factorized_mlp(size, width=width, depth=depth, key=k_net)
+        net = pl.nn.factorized_mlp(size, width=width, depth=depth, key=k_net, dtype=F32)
     else:
-        net = pl.nn.mlp(size, width=width, depth=depth, key=k_net)
+        net = pl.nn.mlp(size, width=width, depth=depth, key=k_net, dtype=F32)
     layers.append(net)
     return eqx.nn.Sequential(layers)
 
@@ -193,6 +199,7 @@ def main(
         "steps": int(state.step),
         "train_s": round(train_s, 2),
         "final_loss": float(history["loss"][-1]),
+        "terms": list(loss.names),
         "prediction": prediction.reshape(201, 512),
     }
 

@@ -72,7 +72,9 @@ def fit(
     Collocation points: `batch` is either a fixed dict of point arrays, or a sampler
     `key -> batch` (e.g. `pinnlib.domains.sampler(...)`). With a sampler the points
     are drawn from `state.key` inside the compiled loop by `pinnlib.draw_batch`, and
-    redrawn every `resample_every` steps.
+    redrawn every `resample_every` steps. The points of terms owned by a sampling
+    strategy (`pinnlib.make_step(..., sampling=...)`) come from `state.points`
+    instead; then `batch` holds the other terms' points (`{}` if it owns them all).
 
     Non-finite guard: inside the compiled loop, a step is applied only if all its
     metrics (loss and terms) are finite and the new model and optimizer state are
