@@ -208,6 +208,8 @@ def _flags() -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=100_000)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--fourier-scale", type=float, default=None)
+    parser.add_argument("--decay-every", type=int, default=None)
     parser.add_argument("--out", default="out", help="plot directory ('' for none)")
     parser.add_argument("--json", action="store_true", help="print one JSON line")
     parser.add_argument("--no-progress", action="store_true")
@@ -231,6 +233,9 @@ def _flags() -> dict:
         options[name] = not getattr(flags, f"no_{name}")
     if flags.no_fourier:
         options["fourier"] = 0
+    for name in ("fourier_scale", "decay_every"):
+        if getattr(flags, name) is not None:
+            options[name] = getattr(flags, name)
     return options | {"json": flags.json}
 
 

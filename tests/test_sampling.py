@@ -293,3 +293,26 @@ def test_bad_arguments():
         pl.make_step(causal, adam, sampling=rad, sample_every=1)(
             eqx.tree_at(lambda s: s.step, state, jnp.asarray(1, jnp.int32)), {}
         )
+
+
+def test_combine_gives_each_strategy_its_own_points_key_and_state():
+    domain = pl.domains.SpaceTime(pl.domains.Interval(-1.0, 1.0), 0.0, 1.0)
+    pool = pl.domains.sampler(domain, pde=("interior", 500))
+    rar = pl.sampling.rar_d(
+        pool, num_points=40, num_added=8, pde=lambda u: lambda x: u(x)
+    )
+    ic_draw = pl.domains.sampler(domain, ic=("initial", 16))
+    marching = pl.sampling.time_marching(
+        ic_draw, num_windows=1, steps_per_window=1, term="ic"
+    )
+    both = pl.sampling.combine(rar, marching)
+    points, states = both.init(jax.random.key(0))
+    assert set(points) == {"pde", "ic"} and states[0] == 0 and states[1] is None
+    model = lambda x: x[0] ** 2  # noqa: E731
+    new, states = both.update(states, _context(model, jax.random.key(1), points))
+    assert int(states[0]) == 8  # the RAR-D ring moved by one update
+    assert not np.array_equal(new["ic"], points["ic"])
+    np.testing.assert_array_equal(new["ic"][:, 1], 0.0)  # still initial points
+    np.testing.assert_array_equal(new["pde"][:20], points["pde"][:20])
+    with pytest.raises(ValueError, match=r"sampling.combine"):
+        pl.sampling.combine(rar, rar)
