@@ -93,7 +93,7 @@ def main(
     initial_points: int = 512,
     learning_rate: float = 1e-3,
     warmup: int = 5000,
-    decay_every: int = 5000,
+    decay_every: int = 2500,
     decay_rate: float = 0.9,
     chunks: int = 32,
     anneal_every: int = 100,
