@@ -56,3 +56,19 @@ def check_positive_int(where: str, value) -> int:
 
 
 __all__ = ["bad_argument", "check_finite", "check_points", "check_positive_int"]
+
+
+def check_time_range(where: str, value) -> tuple[float, float]:
+    """Return `value` as floats `(t0, t1)` with `t0 < t1`; raise naming `where`."""
+    try:
+        t0, t1 = (float(v) for v in value)
+    except (TypeError, ValueError):
+        t0, t1 = float("nan"), float("nan")
+    if not t0 < t1:
+        raise bad_argument(
+            where,
+            "a pair (t0, t1) with t0 < t1",
+            value,
+            "Pass the time interval of the domain, e.g. (0.0, 1.0).",
+        )
+    return t0, t1

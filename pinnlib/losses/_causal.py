@@ -7,7 +7,13 @@ import jax.numpy as jnp
 from jaxtyping import Array, Float
 
 from .._custom_types import Args, LossTerm, PointFn
-from .._errors import bad_argument, check_finite, check_points, check_positive_int
+from .._errors import (
+    bad_argument,
+    check_finite,
+    check_points,
+    check_positive_int,
+    check_time_range,
+)
 from ._terms import _accepted
 
 TOLERANCE_ARG = "causal_tolerance"
@@ -84,17 +90,7 @@ def causal_residual(
     """
     where = "pinnlib.losses.causal_residual"
     num_chunks = check_positive_int(f"{where}(num_chunks=...)", num_chunks)
-    try:
-        t0, t1 = (float(v) for v in t_range)
-    except (TypeError, ValueError):
-        t0, t1 = float("nan"), float("nan")
-    if not t0 < t1:
-        raise bad_argument(
-            f"{where}(t_range=...)",
-            "a pair (t0, t1) with t0 < t1",
-            t_range,
-            "Pass the time interval of the domain, e.g. (0.0, 1.0).",
-        )
+    t0, t1 = check_time_range(f"{where}(t_range=...)", t_range)
     check_finite(f"{where}(tolerance=...)", tolerance)
     if tolerance < 0:
         raise bad_argument(

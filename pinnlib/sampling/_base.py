@@ -87,6 +87,17 @@ def sampling_key(key: PRNGKeyArray, step) -> PRNGKeyArray:
     return jax.random.fold_in(jax.random.fold_in(key, _SALT), step)
 
 
+def check_candidates(where: str, candidates) -> None:
+    """Raise unless `candidates` is callable (a sampler key -> {name: points})."""
+    if not callable(candidates):
+        raise bad_argument(
+            f"{where}(candidates=...)",
+            "a sampler key -> {name: (n, d) points}",
+            type(candidates).__name__,
+            "Build one with pl.domains.sampler(domain, pde=('interior', 1000)).",
+        )
+
+
 def draw_set(where: str, sampler: Callable, key: PRNGKeyArray, term: str) -> Array:
     """Points of set `term` from `sampler(key)` (a dict of sets, or one array)."""
     drawn = sampler(key)

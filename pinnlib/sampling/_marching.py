@@ -5,8 +5,8 @@ from collections.abc import Callable
 import jax.numpy as jnp
 from jaxtyping import Array, Float, Int
 
-from .._errors import bad_argument, check_positive_int
-from ._base import SamplingContext, SamplingStrategy, draw_set
+from .._errors import check_positive_int, check_time_range
+from ._base import SamplingContext, SamplingStrategy, check_candidates, draw_set
 
 
 def window_end(
@@ -71,28 +71,12 @@ def time_marching(
         ```
     """
     where = "pinnlib.sampling.time_marching"
-    if not callable(candidates):
-        raise bad_argument(
-            f"{where}(candidates=...)",
-            "a sampler key -> {name: (n, d) points}",
-            type(candidates).__name__,
-            "Build one with pl.domains.sampler(domain, pde=('interior', 512)).",
-        )
+    check_candidates(where, candidates)
     num_windows = check_positive_int(f"{where}(num_windows=...)", num_windows)
     steps_per_window = check_positive_int(
         f"{where}(steps_per_window=...)", steps_per_window
     )
-    try:
-        t0, t1 = (float(v) for v in t_range)
-    except (TypeError, ValueError):
-        t0, t1 = float("nan"), float("nan")
-    if not t0 < t1:
-        raise bad_argument(
-            f"{where}(t_range=...)",
-            "a pair (t0, t1) with t0 < t1",
-            t_range,
-            "Pass the time interval of the domain, e.g. (0.0, 1.0).",
-        )
+    t0, t1 = check_time_range(f"{where}(t_range=...)", t_range)
 
     def points_at(key, step):
         points = draw_set(where, candidates, key, term)

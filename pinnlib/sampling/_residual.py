@@ -7,7 +7,13 @@ import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike, Float, Int, PRNGKeyArray
 
 from .._errors import bad_argument, check_finite, check_positive_int
-from ._base import SamplingContext, SamplingStrategy, draw_set, pointwise_residual
+from ._base import (
+    SamplingContext,
+    SamplingStrategy,
+    check_candidates,
+    draw_set,
+    pointwise_residual,
+)
 
 
 def residual_density(
@@ -64,13 +70,7 @@ def choose(
 
 
 def _checked(where, candidates, term, num_points, k, c):
-    if not callable(candidates):
-        raise bad_argument(
-            f"{where}(candidates=...)",
-            "a sampler key -> {name: (N, d) points}",
-            type(candidates).__name__,
-            "Build one with pl.domains.sampler(domain, pde=('interior', 10_000)).",
-        )
+    check_candidates(where, candidates)
     if not isinstance(term, str):
         raise bad_argument(
             f"{where}(term=...)", "a loss term's name", term, "Pass e.g. term='pde'."
