@@ -316,3 +316,18 @@ def test_combine_gives_each_strategy_its_own_points_key_and_state():
     np.testing.assert_array_equal(new["pde"][:20], points["pde"][:20])
     with pytest.raises(ValueError, match=r"sampling.combine"):
         pl.sampling.combine(rar, rar)
+
+
+def test_switch_optimizer_converts_the_strategy_points():
+    u, loss, strategy, bc = _line_problem("rad")
+    state = pl.init_state(
+        u, optax.adam(1e-2), loss, key=jax.random.key(0), sampling=strategy
+    )
+    assert state.points["pde"].dtype == jnp.float64  # x64 is on in the tests
+    as32 = pl.switch_optimizer(state, optax.adam(1e-2), dtype=jnp.float32)
+    assert as32.points["pde"].dtype == jnp.float32
+    np.testing.assert_allclose(as32.points["pde"], state.points["pde"], rtol=1e-7)
+    step = pl.make_step(loss, optax.adam(1e-2), sampling=strategy, sample_every=1)
+    bc32 = {"bc": bc["bc"].astype(jnp.float32)}
+    result = pl.fit(step, as32, bc32, 3, progress=False)  # refreshes at steps 1, 2
+    assert result.state.points["pde"].dtype == jnp.float32

@@ -144,10 +144,10 @@ def switch_optimizer(
     initialised afresh for `optimizer`. Build the matching step with
     `pinnlib.make_step(loss, optimizer)`.
 
-    With `dtype`, the model's floating arrays and the loss weights are converted
-    first, e.g. to float64 for a final L-BFGS or Gauss–Newton phase after a fast
-    float32 Adam phase (which needs `jax_enable_x64`; sample the next phase's points
-    in that dtype too).
+    With `dtype`, the model's floating arrays, the loss weights and the points of a
+    sampling strategy (`state.points`) are converted first, e.g. to float64 for a
+    final L-BFGS or Gauss–Newton phase after a fast float32 Adam phase (which needs
+    `jax_enable_x64`; sample the next phase's other points in that dtype too).
 
     **Arguments:** `state`; `optimizer`; `dtype`: optional float dtype for the model
     and weights (keyword-only).
@@ -169,9 +169,13 @@ def switch_optimizer(
         dtype = resolve_dtype("pinnlib.switch_optimizer", dtype)
         cast = lambda x: x.astype(dtype) if eqx.is_inexact_array(x) else x  # noqa: E731
         state = eqx.tree_at(
-            lambda s: (s.model, s.weights),
+            lambda s: (s.model, s.weights, s.points),
             state,
-            (jax.tree.map(cast, state.model), jax.tree.map(cast, state.weights)),
+            tuple(
+                jax.tree.map(cast, x)
+                for x in (state.model, state.weights, state.points)
+            ),
+            is_leaf=lambda x: x is None,
         )
     params = eqx.filter(state.model, eqx.is_inexact_array)
     return eqx.tree_at(lambda s: s.opt_state, state, optimizer.init(params))
