@@ -15,7 +15,7 @@ from jaxtyping import Array, Float, PRNGKeyArray
 
 from .._dtypes import resolve_dtype
 from .._errors import bad_argument, check_positive_int
-from ._mlp import activation_fn
+from ._mlp import activation_fn, check_sizes
 
 DEFAULT_FACTORIZATION = (1.0, 0.1)  # (mean, std) of s, as in the paper and jaxpi
 
@@ -218,11 +218,9 @@ def factorized_mlp(
         ```
     """
     where = "pinnlib.nn.factorized_mlp"
-    in_size = check_positive_int(f"{where}(in_size=...)", in_size)
-    if out_size != "scalar":
-        out_size = check_positive_int(f"{where}(out_size=...)", out_size)
-    width = check_positive_int(f"{where}(width=...)", width)
-    depth = check_positive_int(f"{where}(depth=...)", depth)
+    in_size, out_size, width, depth = check_sizes(
+        where, in_size, out_size, width, depth
+    )
     sigma = activation_fn(where, activation)
     mean, std = _check_mean_std(where, mean, std)
     dtype = resolve_dtype(where, dtype)

@@ -37,6 +37,16 @@ def activation_fn(where: str, name_or_fn: str | Callable) -> Callable:
     return ACTIVATIONS[name_or_fn]
 
 
+def check_sizes(where: str, in_size, out_size, width, depth) -> tuple:
+    """`(in_size, out_size, width, depth)` checked: positive ints, or `"scalar"` out."""
+    in_size = check_positive_int(f"{where}(in_size=...)", in_size)
+    if out_size != "scalar":
+        out_size = check_positive_int(f"{where}(out_size=...)", out_size)
+    width = check_positive_int(f"{where}(width=...)", width)
+    depth = check_positive_int(f"{where}(depth=...)", depth)
+    return in_size, out_size, width, depth
+
+
 def _glorot_normal(linear: eqx.nn.Linear, key: PRNGKeyArray) -> eqx.nn.Linear:
     out_size, in_size = linear.weight.shape
     std = jnp.sqrt(2.0 / (in_size + out_size)).astype(linear.weight.dtype)
@@ -84,11 +94,9 @@ def mlp(
         jax.vmap(u)(jnp.zeros((10, 2)))     # shape (10,)
         ```
     """
-    in_size = check_positive_int("pinnlib.nn.mlp(in_size=...)", in_size)
-    if out_size != "scalar":
-        out_size = check_positive_int("pinnlib.nn.mlp(out_size=...)", out_size)
-    width = check_positive_int("pinnlib.nn.mlp(width=...)", width)
-    depth = check_positive_int("pinnlib.nn.mlp(depth=...)", depth)
+    in_size, out_size, width, depth = check_sizes(
+        "pinnlib.nn.mlp", in_size, out_size, width, depth
+    )
     init_key, glorot_key = jax.random.split(key)
     net = eqx.nn.MLP(
         in_size,

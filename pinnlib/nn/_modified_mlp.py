@@ -8,14 +8,14 @@ import jax
 from jaxtyping import Array, Float, PRNGKeyArray
 
 from .._dtypes import resolve_dtype
-from .._errors import bad_argument, check_positive_int
+from .._errors import bad_argument
 from ._factorized import (
     DEFAULT_FACTORIZATION,
     FactorizedLinear,
     _check_mean_std,
     _dense,
 )
-from ._mlp import activation_fn
+from ._mlp import activation_fn, check_sizes
 
 _Layer = eqx.nn.Linear | FactorizedLinear
 
@@ -115,11 +115,9 @@ class ModifiedMLP(eqx.Module):
         factorized: bool | Sequence[float] | None = None,
     ):
         where = "pinnlib.nn.ModifiedMLP"
-        in_size = check_positive_int(f"{where}(in_size=...)", in_size)
-        if out_size != "scalar":
-            out_size = check_positive_int(f"{where}(out_size=...)", out_size)
-        width = check_positive_int(f"{where}(width=...)", width)
-        depth = check_positive_int(f"{where}(depth=...)", depth)
+        in_size, out_size, width, depth = check_sizes(
+            where, in_size, out_size, width, depth
+        )
         if depth < 2:
             raise bad_argument(
                 f"{where}(depth=...)",
