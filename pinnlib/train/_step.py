@@ -70,6 +70,11 @@ def _check_opt_state_dtypes(opt_state, params) -> None:
             )
 
 
+def _same_types(new, old):
+    """`new` with the dtypes of `old`, leaf by leaf: the loop's carry keeps its type."""
+    return jax.tree.map(lambda n, o: jnp.asarray(n, o.dtype), new, old)
+
+
 def _updated_weights(weighting, every, state, context):
     """The weights and strategy state after this step (updated every `every` steps).
 
@@ -83,9 +88,7 @@ def _updated_weights(weighting, every, state, context):
             k: jnp.asarray(jax.lax.stop_gradient(weights[k]), w.dtype)
             for k, w in state.weights.items()
         }
-        inner = jax.tree.map(
-            lambda new, old: jnp.asarray(new, old.dtype), inner, state.weighting_state
-        )
+        inner = _same_types(inner, state.weighting_state)
         return weights, inner
 
     def keep():
@@ -121,9 +124,7 @@ def _updated_points(sampling, every, state, loss, args):
             k: jnp.asarray(jax.lax.stop_gradient(points[k]), p.dtype).reshape(p.shape)
             for k, p in state.points.items()
         }
-        inner = jax.tree.map(
-            lambda new, old: jnp.asarray(new, old.dtype), inner, state.sampling_state
-        )
+        inner = _same_types(inner, state.sampling_state)
         return points, inner
 
     def keep():
