@@ -94,3 +94,42 @@ def test_causal_residual_bad_arguments():
         pl.losses.causal_residual(pl.pdes.allen_cahn, t_range=(1.0, 0.0))
     with pytest.raises(ValueError, match=r"causal_residual\(tolerance=...\)"):
         pl.losses.causal_residual(pl.pdes.allen_cahn, tolerance=-1.0)
+
+
+def test_balanced_tolerance_by_hand():
+    # u = c: the Allen–Cahn residual is 5 (c^3 - c) at every point.
+    c, points = 0.5, random_points(3, 64, [-1, 0], [1, 1])
+    eps = pl.losses.balanced_tolerance(
+        pl.pdes.allen_cahn, lambda p: c + 0 * p[0], points, num_chunks=16, balance=3.0
+    )
+    np.testing.assert_allclose(eps, 3.0 / (16 * 25 * (c**3 - c) ** 2), rtol=1e-13)
+    # Then the causal weight of the last chunk is exp(-3 * 15/16) (15 chunks before).
+    losses = jnp.full(16, 25 * (c**3 - c) ** 2)
+    np.testing.assert_allclose(
+        pl.losses.causal_weights(losses, eps)[-1], np.exp(-3.0 * 15 / 16), rtol=1e-13
+    )
+    # A field with a zero residual gets a huge but finite tolerance; jit works.
+    zero = jax.jit(
+        lambda x: pl.losses.balanced_tolerance(
+            pl.pdes.allen_cahn, lambda p: 0 * p[0], x
+        )
+    )(points)
+    assert jnp.isfinite(zero) and zero > 1e300
+
+
+@pytest.mark.parametrize(
+    "kwargs, name",
+    [
+        ({"balance": 0.0}, "balance"),
+        ({"balance": jnp.nan}, "balance"),
+        ({"num_chunks": 0}, "num_chunks"),
+    ],
+)
+def test_balanced_tolerance_bad_arguments(kwargs, name):
+    points = random_points(0, 8, [-1, 0], [1, 1])
+    with pytest.raises((ValueError, TypeError), match=name):
+        pl.losses.balanced_tolerance(
+            pl.pdes.allen_cahn, lambda p: p[0], points, **kwargs
+        )
+    with pytest.raises((ValueError, TypeError), match="points"):
+        pl.losses.balanced_tolerance(pl.pdes.allen_cahn, lambda p: p[0], points[0])

@@ -113,3 +113,65 @@ def causal_residual(
         return jnp.mean(causal_weights(losses, eps) * losses)
 
     return term
+
+
+def balanced_tolerance(
+    pde: Callable[..., PointFn],
+    model: PointFn,
+    points: Float[Array, "n d"],
+    *,
+    num_chunks: int = 32,
+    balance: float = 2.0,
+    args: Args = None,
+) -> Float[Array, ""]:
+    r"""A causal tolerance that keeps the last chunk's weight near $e^{-b}$ as the loss falls.
+
+    With a fixed tolerance, the causal weights all go to 1 once the residual is
+    small, and the loss no longer favours early times. For points uniform in
+    space-time with mean squared residual $\bar{\mathcal{L}}$, the chunk losses of
+    `causal_residual` sum to about $M \bar{\mathcal{L}}$, so the last chunk's weight
+    is about $\exp(-\varepsilon M \bar{\mathcal{L}})$ and
+
+    $$\varepsilon = \frac{b}{M\, \bar{\mathcal{L}}}$$
+
+    keeps it at $e^{-b}$. Evaluate it between stages and pass
+    $\max(\varepsilon_{\text{schedule}}, \varepsilon)$ as `args["causal_tolerance"]`.
+    This matters where errors made early in time grow: in Allen–Cahn, near the
+    unstable state $u = 0$ they grow like $e^{5t}$.
+
+    **Arguments:**
+
+    - `pde`: the residual builder given to `causal_residual`.
+    - `model`: the field.
+    - `points`: `(n, d)` points uniform in space-time, time last (e.g. a few
+      thousand from the training sampler).
+    - `num_chunks`: $M$, as in `causal_residual` (keyword-only).
+    - `balance`: $b > 0$ (keyword-only); `2.0` gives the last chunk weight
+      $e^{-2} \approx 0.14$.
+    - `args`: the loss arguments, for a `pde` that takes some (keyword-only).
+
+    **Returns:** $\varepsilon$, a scalar array (jit-compatible).
+
+    **Raises:** `ValueError` for a non-positive `balance` or `num_chunks`, or points
+    that are not an `(n, d)` array.
+
+    !!! example
+
+        ```python
+        points = pl.domains.sampler(domain, pde=("interior", 4096))(key)["pde"]
+        eps = pl.losses.balanced_tolerance(pl.pdes.allen_cahn, u, points)
+        args = {"causal_tolerance": max(64.0, float(eps))}
+        ```
+    """
+    where = "pinnlib.losses.balanced_tolerance"
+    num_chunks = check_positive_int(f"{where}(num_chunks=...)", num_chunks)
+    check_finite(f"{where}(balance=...)", balance)
+    if not balance > 0:
+        raise bad_argument(
+            f"{where}(balance=...)", "a balance > 0", balance, "Pass e.g. 2.0."
+        )
+    check_points(f"{where}(points=...)", points)
+    r = jax.vmap(pde(model, **_accepted(pde)(args)))(points)
+    mean_square = jnp.mean(jnp.square(r))
+    tiny = jnp.finfo(mean_square.dtype).tiny
+    return balance / (num_chunks * jnp.maximum(mean_square, tiny))
