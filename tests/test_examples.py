@@ -87,10 +87,17 @@ def test_allen_cahn_example_runs_the_recipe_in_stages(tmp_path):
     assert result["steps"] == 16
     assert math.isfinite(result["rel_l2"]) and result["rel_l2"] > 0
     assert result["prediction"].shape == (201, 512)
-    # One line per causal stage, the tolerance doubling from 1 to 128.
-    assert [line.split(",")[0].split()[-1] for line in lines] == [
-        str(2.0**k) for k in range(8)
+    # One line per causal stage: the tolerance is at least the schedule 1, 2, ..., 128.
+    tolerances = [float(line.split(",")[0].split()[-1]) for line in lines]
+    assert len(tolerances) == 8 and tolerances[0] == 1.0
+    assert all(t >= 2.0**k for k, t in enumerate(tolerances))
+    fixed = _example("allen_cahn").main(
+        **AC_TINY, causal_balance=None, out=None, log=lines.append
+    )
+    assert [float(line.split(",")[0].split()[-1]) for line in lines[8:]] == [
+        2.0**k for k in range(8)
     ]
+    assert fixed["steps"] == 16
     for name in ("allen_cahn.png", "allen_cahn_loss.png"):
         assert (tmp_path / name).stat().st_size > 0
 
