@@ -6,7 +6,9 @@ PINN (plain tanh MLP, fixed loss weights, uniform points, a periodic boundary lo
 term instead of the exact embedding, no Fourier features, no causal weighting).
 Every run uses fresh uniform points at every step. Prints one JSON line per run as
 it finishes and, at the end, a markdown table; `--out FILE` also writes the table
-to FILE.md and the runs to FILE.json.
+to FILE.md and the runs to FILE.json after each run. Runs already in FILE.json with
+the same steps and seed are kept and not run again, so an interrupted table (or
+one built with `--only` over several sessions) resumes where it stopped.
 
     python benchmarks/ablation_allen_cahn.py [--steps N] [--seed S] [--out FILE]
 
@@ -65,8 +67,26 @@ def main():
         "--only", nargs="*", default=None, help="run only these rows (by name)"
     )
     cli = parser.parse_args()
+    done, others = {}, []  # rows of this budget and seed; rows of other ones
+    if cli.out and Path(f"{cli.out}.json").exists():
+        for row in json.loads(Path(f"{cli.out}.json").read_text()):
+            if row["steps"] == cli.steps and row["seed"] == cli.seed:
+                done[row["run"]] = row
+            else:
+                others.append(row)
     rows = []
+
+    def save():
+        if cli.out:
+            Path(f"{cli.out}.json").write_text(json.dumps(others + rows, indent=1))
+            Path(f"{cli.out}.md").write_text(table(rows, cli.steps) + "\n")
+
     for name, off in OFF.items():
+        if name in done:
+            rows.append(done[name])
+            print(f"kept from {cli.out}.json: {name}", file=sys.stderr)
+            save()
+            continue
         if cli.only and name not in cli.only:
             continue
         began = time.perf_counter()
@@ -78,9 +98,7 @@ def main():
         row["wall_s"] = round(time.perf_counter() - began, 2)
         rows.append(row)
         print(json.dumps(row), flush=True)
-        if cli.out:
-            Path(f"{cli.out}.json").write_text(json.dumps(rows, indent=1))
-            Path(f"{cli.out}.md").write_text(table(rows, cli.steps) + "\n")
+        save()
     print(table(rows, cli.steps))
 
 

@@ -4,7 +4,8 @@ Runs `examples/allen_cahn.py`'s `main` with its default recipe (periodic embeddi
 trainable Fourier features, modified MLP with random weight factorization; causal
 residual over 32 chunks, its tolerance raised in 8 stages to the larger of 1 -> 128
 and the balanced tolerance; gradient-norm annealing every 100 steps; 512 fresh
-points per step; Adam with warm-up and exponential decay; float32; 115 000 steps) and prints one JSON line with `rel_l2` (on the 201 x 512 grid of
+points per step; Adam with warm-up and exponential decay; float32; 115 000 steps)
+and prints one JSON line with `rel_l2` (on the 201 x 512 grid of
 `pinnlib.reference.allen_cahn_grid`) and `wall_s` (process wall time, imports and
 compilation included). With `--predict-out FILE.npy` it saves the prediction
 u[t, x], shape (201, 512), on t = linspace(0, 1, 201), x = -1 + 2 arange(512) / 512.
