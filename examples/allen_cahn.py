@@ -12,9 +12,9 @@ networks" (2023), at a size that trains on a laptop CPU:
 - loss: the causally weighted residual over 32 time chunks
   (`pl.losses.causal_residual`), its tolerance raised in 8 stages, to the larger of
   the schedule 1, 2, ..., 128 and the balanced tolerance
-  (`pl.losses.balanced_tolerance`) that keeps the last chunk's weight near e^-B as
-  the residual falls (passed as `args["causal_tolerance"]`, so no stage
-  recompiles), plus the initial condition;
+  (`pl.losses.balanced_tolerance`) that keeps the last chunk's weight near e^-B,
+  B = `causal_balance` = 2, as the residual falls (passed as
+  `args["causal_tolerance"]`, so no stage recompiles), plus the initial condition;
 - weights: learning-rate annealing of the initial-condition and residual terms by
   their gradient norms every 100 steps (`pl.weighting.gradient_norm_annealing`);
 - points: fresh uniform points at every step (`pl.fit(..., resample_every=1)`);
@@ -26,8 +26,9 @@ the loss history.
 
     python examples/allen_cahn.py [--steps N] [--seed S] [--json] [--out DIR]
 
-Every ingredient can be switched off (`--no-causal`, `--no-balance`, `--no-annealing`,
-`--no-fourier`, `--no-factorized`, `--no-modified`, `--no-periodic`), which is what
+Every ingredient can be switched off (`--no-causal`, `--no-balance`,
+`--no-annealing`, `--no-fourier`, `--no-factorized`, `--no-modified`,
+`--no-periodic`), which is what
 `benchmarks/ablation_allen_cahn.py` does; without the periodic embedding a periodic
 boundary loss term takes its place.
 """
