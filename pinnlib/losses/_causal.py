@@ -172,6 +172,7 @@ def balanced_tolerance(
         )
     check_points(f"{where}(points=...)", points)
     r = jax.vmap(pde(model, **_accepted(pde)(args)))(points)
-    mean_square = jnp.mean(jnp.square(r))
+    # Per point, the squared residual summed over components, as `causal_residual`.
+    mean_square = jnp.mean(jnp.sum(jnp.square(r).reshape(points.shape[0], -1), axis=1))
     tiny = jnp.finfo(mean_square.dtype).tiny
     return balance / (num_chunks * jnp.maximum(mean_square, tiny))
