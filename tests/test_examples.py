@@ -8,6 +8,7 @@ import importlib.util
 import math
 from pathlib import Path
 
+import jax
 import numpy as np
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
@@ -106,3 +107,18 @@ def test_allen_cahn_example_vanilla_pinn_has_a_periodic_term():
     result = _example("allen_cahn").main(**{**AC_TINY, **AC_VANILLA}, out=None)
     assert result["steps"] == 16 and math.isfinite(result["rel_l2"])
     assert result["terms"] == ["pde", "ic", "bc"]
+
+
+def test_allen_cahn_example_runs_under_the_requested_matmul_precision():
+    seen = []
+    record = lambda line: seen.append(jax.config.jax_default_matmul_precision)  # noqa: E731
+    before = jax.config.jax_default_matmul_precision
+    _example("allen_cahn").main(**{**AC_TINY, "steps": 2}, out=None, log=record)
+    assert seen and set(seen) == {"highest"}  # the default: true float32 on GPUs
+    assert jax.config.jax_default_matmul_precision == before  # restored afterwards
+    seen.clear()
+    with jax.default_matmul_precision("bfloat16"):  # None keeps the caller's setting
+        _example("allen_cahn").main(
+            **{**AC_TINY, "steps": 2}, matmul_precision=None, out=None, log=record
+        )
+    assert seen and set(seen) == {"bfloat16"}
