@@ -14,7 +14,7 @@ from .._errors import (
     check_positive_int,
     check_time_range,
 )
-from ._terms import _accepted
+from ._terms import _residual_at
 
 TOLERANCE_ARG = "causal_tolerance"
 
@@ -96,12 +96,10 @@ def causal_residual(
         raise bad_argument(
             f"{where}(tolerance=...)", "a tolerance >= 0", tolerance, "Pass e.g. 1.0."
         )
-    select = _accepted(pde)
 
     def term(model: PointFn, points, args: Args = None) -> Float[Array, ""]:
         check_points(f"{where}: points", points)
-        r = jax.vmap(pde(model, **select(args)))(points)
-        squares = jnp.sum(jnp.square(r).reshape(points.shape[0], -1), axis=1)
+        squares = _squares(_residual_at(pde, model, points, args))
         position = (points[:, -1] - t0) / (t1 - t0) * num_chunks
         chunk = jnp.clip(jnp.floor(position).astype(jnp.int32), 0, num_chunks - 1)
         sums = jax.ops.segment_sum(squares, chunk, num_segments=num_chunks)
@@ -171,8 +169,12 @@ def balanced_tolerance(
             f"{where}(balance=...)", "a balance > 0", balance, "Pass e.g. 2.0."
         )
     check_points(f"{where}(points=...)", points)
-    r = jax.vmap(pde(model, **_accepted(pde)(args)))(points)
     # Per point, the squared residual summed over components, as `causal_residual`.
-    mean_square = jnp.mean(jnp.sum(jnp.square(r).reshape(points.shape[0], -1), axis=1))
+    mean_square = jnp.mean(_squares(_residual_at(pde, model, points, args)))
     tiny = jnp.finfo(mean_square.dtype).tiny
     return balance / (num_chunks * jnp.maximum(mean_square, tiny))
+
+
+def _squares(r: Array) -> Float[Array, " n"]:
+    r"""$\|r(x_k)\|^2$ per point: the squares summed over the residual's components."""
+    return jnp.sum(jnp.square(r).reshape(r.shape[0], -1), axis=1)

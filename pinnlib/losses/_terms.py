@@ -45,6 +45,11 @@ def _accepted(pde) -> Callable[[Args], dict]:
     )
 
 
+def _residual_at(pde, model: PointFn, points: Array, args: Args = None) -> Array:
+    """$r(x_k)$ at each point: `pde(model, **args it accepts)` mapped over `points`."""
+    return jax.vmap(pde(model, **_accepted(pde)(args)))(points)
+
+
 def residual(pde: Callable[..., PointFn]) -> LeastSquaresTerm:
     r"""Mean squared PDE residual $\frac1n\sum_k \|r(x_k)\|^2$ over collocation points.
 
@@ -65,12 +70,9 @@ def residual(pde: Callable[..., PointFn]) -> LeastSquaresTerm:
         ```
     """
 
-    select = _accepted(pde)
-
     def misfit(model: PointFn, points, args: Args = None) -> Array:
         check_points("pinnlib.losses.residual: points", points)
-        r = pde(model, **select(args))
-        return jax.vmap(r)(points)
+        return _residual_at(pde, model, points, args)
 
     return least_squares(misfit)
 

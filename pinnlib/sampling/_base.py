@@ -10,7 +10,7 @@ from jaxtyping import Array, Float, Int, PRNGKeyArray, PyTree
 from .._custom_types import Args, PointFn
 from .._errors import bad_argument
 from ..losses._least_squares import LeastSquaresTerm
-from ..losses._terms import _accepted
+from ..losses._terms import _residual_at
 
 Points = dict[str, Float[Array, "n d"]]
 
@@ -126,7 +126,7 @@ def pointwise_residual(
 ) -> Float[Array, " n"]:
     r"""$|r(x_i)|$ at each point: of `pde` if given, else of the loss term's misfit."""
     if pde is not None:
-        r = jax.vmap(pde(context.model, **_accepted(pde)(context.args)))(points)
+        r = _residual_at(pde, context.model, points, context.args)
     else:
         found = context.loss.terms.get(term)
         if not isinstance(found, LeastSquaresTerm):
