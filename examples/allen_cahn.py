@@ -251,6 +251,11 @@ def _flags() -> dict:
     parser.add_argument(
         "--no-balance", action="store_true", help="the fixed schedule 1, ..., 128"
     )
+    parser.add_argument(
+        "--matmul-precision",
+        default=None,
+        help="float32 matrix products: highest (default), high or default (TF32 on GPUs)",
+    )
     parser.add_argument("--out", default="out", help="plot directory ('' for none)")
     parser.add_argument("--json", action="store_true", help="print one JSON line")
     parser.add_argument("--no-progress", action="store_true")
@@ -276,7 +281,7 @@ def _flags() -> dict:
         options["fourier"] = 0
     if flags.no_balance:
         options["causal_balance"] = None
-    for name in ("fourier_scale", "decay_every", "causal_balance"):
+    for name in ("fourier_scale", "decay_every", "causal_balance", "matmul_precision"):
         if getattr(flags, name) is not None:
             options[name] = getattr(flags, name)
     return options | {"json": flags.json}
