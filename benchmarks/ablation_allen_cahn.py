@@ -67,25 +67,28 @@ def main():
         "--only", nargs="*", default=None, help="run only these rows (by name)"
     )
     cli = parser.parse_args()
-    done, others = {}, []  # rows of this budget and seed; rows of other ones
+    found, others = {}, []  # rows of this budget and seed; rows of other ones
     if cli.out and Path(f"{cli.out}.json").exists():
         for row in json.loads(Path(f"{cli.out}.json").read_text()):
             if row["steps"] == cli.steps and row["seed"] == cli.seed:
-                done[row["run"]] = row
+                found[row["run"]] = row
             else:
                 others.append(row)
-    rows = []
+    results = dict(found)  # by name: the kept rows and those run now
 
-    def save():
+    def rows() -> list[dict]:  # in the table's order; rows of unknown names last
+        return [results[n] for n in OFF if n in results] + [
+            row for name, row in results.items() if name not in OFF
+        ]
+
+    def save():  # the kept rows too, so that an interrupted run loses none
         if cli.out:
-            Path(f"{cli.out}.json").write_text(json.dumps(others + rows, indent=1))
-            Path(f"{cli.out}.md").write_text(table(rows, cli.steps) + "\n")
+            Path(f"{cli.out}.json").write_text(json.dumps(others + rows(), indent=1))
+            Path(f"{cli.out}.md").write_text(table(rows(), cli.steps) + "\n")
 
     for name, off in OFF.items():
-        if name in done:
-            rows.append(done[name])
+        if name in found:
             print(f"kept from {cli.out}.json: {name}", file=sys.stderr)
-            save()
             continue
         if cli.only and name not in cli.only:
             continue
@@ -96,10 +99,11 @@ def main():
         result.pop("prediction")
         row = {"run": name, **result, "off": off, "seed": cli.seed}
         row["wall_s"] = round(time.perf_counter() - began, 2)
-        rows.append(row)
+        results[name] = row
         print(json.dumps(row), flush=True)
         save()
-    print(table(rows, cli.steps))
+    save()
+    print(table(rows(), cli.steps))
 
 
 if __name__ == "__main__":
