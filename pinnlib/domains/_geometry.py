@@ -1,4 +1,4 @@
-"""Geometry: intervals, boxes and space-time cylinders, with named faces."""
+"""Domains: the sampling protocol; intervals, boxes and space-time cylinders."""
 
 import abc
 import math
@@ -6,9 +6,10 @@ from collections.abc import Sequence
 
 import equinox as eqx
 import numpy as np
-from jaxtyping import ArrayLike, Real
+from jaxtyping import Array, ArrayLike, Bool, Float, PRNGKeyArray, Real
 
 from .._errors import bad_argument
+from ._box import FaceTable, axis_faces, box_contains, box_points, faces_points
 
 _RealLike = Real[ArrayLike, ""] | float | int
 
@@ -49,16 +50,57 @@ def _check_bounds(
 
 
 class AbstractDomain(eqx.Module):
-    """A closed axis-aligned domain; points are rows of coordinates.
+    r"""A domain: its geometry, and how points are drawn in it and on its faces.
 
-    Concrete domains are [`Interval`][], [`Box`][] and [`SpaceTime`][]. Their bounds are
-    static Python floats, so a domain is a pytree without array leaves. Every domain
-    has `lower` and `upper` (tuples of floats), `dim` and `faces`.
+    Subclass it to define your own domain (a disk, an annulus, an L-shape, ...). The
+    sampling functions ([`sample_interior`][], [`sample_boundary`][],
+    [`sample_initial`][], [`sampler`][], [`contains`][]) check their arguments and then
+    call the domain's own methods, the **domain protocol**:
+
+    - `faces: tuple[str, ...]`: the names of the parts of the boundary that can be
+      sampled alone (`face=...`, or a region of [`sampler`][]). Abstract here.
+    - `sample_interior(num_points, *, key, sequence, dtype)`: `num_points` points of
+      the domain, shape `(num_points, dim)`.
+    - `sample_boundary(num_points, *, key, face, sequence, dtype)`: points on the
+      face named `face` (one of `faces`), or on the whole boundary for `face=None`.
+    - `sample_initial(num_points, *, key, sequence, dtype)`, optional: points on the
+      initial slice $t = t_0$ of a time-dependent domain; the region `"initial"`
+      exists only when it is defined.
+    - `contains(points, *, atol)`, optional: the membership test behind
+      [`contains`][], an `(n,)` boolean array for `(n, dim)` points.
+
+    `key` is a PRNG key, `dtype` the float dtype of the points to return, and
+    `sequence(n, k, *, key, dtype) -> (n, k)` draws points of the unit cube $[0, 1)^k$
+    from the sequence chosen by `method=...`: map them onto the domain so that the
+    method applies (or draw another way, e.g. by rejection). The samplers check each
+    result's shape and dtype. A domain that lacks a sampler raises a `ValueError` at
+    the call naming the missing method: pinnlib never samples a domain's bounding box
+    in its place. [`Interval`][], [`Box`][] and [`SpaceTime`][] implement the protocol.
+
+    Every domain also has `lower` and `upper`, the corners of its bounding box (tuples
+    of floats, used to scale inputs, e.g. by `pinnlib.nn.Normalize`), and `dim`. Keep
+    the fields static Python values (`eqx.field(static=True)`) so that a domain is a
+    hashable pytree without array leaves.
 
     !!! example
         ```python
-        def volume(domain: AbstractDomain) -> float:
-            return math.prod(b - a for a, b in zip(domain.lower, domain.upper))
+        class Disk(AbstractDomain):
+            radius: float = eqx.field(static=True)
+            lower = property(lambda self: (-self.radius, -self.radius))
+            upper = property(lambda self: (self.radius, self.radius))
+            faces = ("circle",)
+
+            def sample_interior(self, num_points, *, key, sequence, dtype):
+                u = sequence(num_points, 2, key=key, dtype=dtype)
+                r, theta = self.radius * jnp.sqrt(u[:, 0]), 2 * jnp.pi * u[:, 1]
+                return jnp.stack([r * jnp.cos(theta), r * jnp.sin(theta)], axis=1)
+
+            def sample_boundary(self, num_points, *, key, face, sequence, dtype):
+                theta = 2 * jnp.pi * sequence(num_points, 1, key=key, dtype=dtype)
+                return self.radius * jnp.concatenate(
+                    [jnp.cos(theta), jnp.sin(theta)], axis=1)
+
+        draw = sampler(Disk(1.0), pde=("interior", 1000), bc=("boundary", 200))
         ```
     """
 
@@ -76,11 +118,53 @@ class AbstractDomain(eqx.Module):
         """The names of the faces of the domain."""
 
 
-def _axis_faces(d: int) -> tuple[str, ...]:
-    return tuple(f"x{i}_{side}" for i in range(d) for side in ("lower", "upper"))
+class _AbstractBox(AbstractDomain):
+    """An axis-aligned domain: each face fixes one coordinate at a bound.
+
+    Implements the domain protocol for [`Interval`][], [`Box`][] and [`SpaceTime`][]:
+    the sequence is mapped affinely onto the box, and onto each face in the face's own
+    coordinates with its fixed coordinate set exactly to the bound.
+    """
+
+    @property
+    @abc.abstractmethod
+    def _face_table(self) -> FaceTable:
+        """Face name -> (the axis it fixes, the value there)."""
+
+    @property
+    @abc.abstractmethod
+    def _boundary_faces(self) -> tuple[str, ...]:
+        """The faces that make up the region ``"boundary"``."""
+
+    @property
+    def faces(self) -> tuple[str, ...]:
+        """The face names, `("x0_lower", "x0_upper", "x1_lower", ...)` first."""
+        return tuple(self._face_table)
+
+    def sample_interior(
+        self, num_points: int, *, key: PRNGKeyArray, sequence, dtype
+    ) -> Float[Array, "n d"]:
+        """The sequence's unit-cube points mapped affinely onto the box."""
+        return box_points(self.lower, self.upper, num_points, key, sequence, dtype)
+
+    def sample_boundary(
+        self, num_points: int, *, key: PRNGKeyArray, face: str | None, sequence, dtype
+    ) -> Float[Array, "n d"]:
+        """Points on `face`, or split over the boundary faces by their measure."""
+        names = self._boundary_faces if face is None else (face,)
+        table = {name: self._face_table[name] for name in names}
+        return faces_points(
+            self.lower, self.upper, table, num_points, key, sequence, dtype
+        )
+
+    def contains(
+        self, points: Float[Array, "n d"], *, atol: float
+    ) -> Bool[Array, " n"]:
+        r"""$a_i - \mathrm{atol} \le x_i \le b_i + \mathrm{atol}$ for every coordinate."""
+        return box_contains(self.lower, self.upper, points, atol)
 
 
-class Box(AbstractDomain):
+class Box(_AbstractBox):
     r"""The box $\prod_i [a_i, b_i]$ in any dimension $d \ge 1$.
 
     **Arguments:**
@@ -134,12 +218,15 @@ class Box(AbstractDomain):
         _check_bounds("pinnlib.domains.Box", self.lower, self.upper)
 
     @property
-    def faces(self) -> tuple[str, ...]:
-        """`("x0_lower", "x0_upper", "x1_lower", ...)`."""
-        return _axis_faces(self.dim)
+    def _face_table(self) -> FaceTable:
+        return axis_faces(self.lower, self.upper)
+
+    @property
+    def _boundary_faces(self) -> tuple[str, ...]:
+        return self.faces
 
 
-class Interval(AbstractDomain):
+class Interval(_AbstractBox):
     r"""The interval $[a, b]$, a 1-d domain with faces `"x0_lower"` and `"x0_upper"`.
 
     **Arguments:**
@@ -168,12 +255,15 @@ class Interval(AbstractDomain):
         _check_bounds("pinnlib.domains.Interval", self.lower, self.upper)
 
     @property
-    def faces(self) -> tuple[str, ...]:
-        """`("x0_lower", "x0_upper")`."""
-        return _axis_faces(1)
+    def _face_table(self) -> FaceTable:
+        return axis_faces(self.lower, self.upper)
+
+    @property
+    def _boundary_faces(self) -> tuple[str, ...]:
+        return self.faces
 
 
-class SpaceTime(AbstractDomain):
+class SpaceTime(_AbstractBox):
     r"""The space-time cylinder $\Omega \times [t_0, t_1]$; time is the LAST coordinate.
 
     **Arguments:**
@@ -232,38 +322,22 @@ class SpaceTime(AbstractDomain):
         return self.space.upper + (self.t1,)
 
     @property
-    def faces(self) -> tuple[str, ...]:
-        """The spatial faces, then `"initial"` and `"final"`."""
-        return self.space.faces + ("initial", "final")
-
-
-def face_table(domain: AbstractDomain) -> dict[str, tuple[int, float]]:
-    """Face name -> (the axis it fixes, the value there)."""
-    if isinstance(domain, SpaceTime):
+    def _face_table(self) -> FaceTable:
+        """The spatial faces (for all $t$), then `"initial"` and `"final"`."""
         return {
-            **face_table(domain.space),
-            "initial": (domain.dim - 1, domain.t0),
-            "final": (domain.dim - 1, domain.t1),
+            **axis_faces(self.space.lower, self.space.upper),
+            "initial": (self.dim - 1, self.t0),
+            "final": (self.dim - 1, self.t1),
         }
-    table = {}
-    for i in range(domain.dim):
-        table[f"x{i}_lower"] = (i, domain.lower[i])
-        table[f"x{i}_upper"] = (i, domain.upper[i])
-    return table
 
+    @property
+    def _boundary_faces(self) -> tuple[str, ...]:
+        return self.space.faces
 
-def boundary_faces(domain: AbstractDomain) -> tuple[str, ...]:
-    """The faces of the region ``"boundary"`` (only the spatial ones for SpaceTime)."""
-    return domain.space.faces if isinstance(domain, SpaceTime) else domain.faces
-
-
-def face_measure(domain: AbstractDomain, face: str) -> float:
-    """The (d-1)-dimensional measure of a face (1 for the end points of an interval)."""
-    axis, _ = face_table(domain)[face]
-    return float(
-        math.prod(
-            hi - lo
-            for k, (lo, hi) in enumerate(zip(domain.lower, domain.upper))
-            if k != axis
+    def sample_initial(
+        self, num_points: int, *, key: PRNGKeyArray, sequence, dtype
+    ) -> Float[Array, "n d"]:
+        """Points of the initial slice, the face `"initial"` ($t = t_0$)."""
+        return self.sample_boundary(
+            num_points, key=key, face="initial", sequence=sequence, dtype=dtype
         )
-    )

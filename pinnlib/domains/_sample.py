@@ -1,81 +1,63 @@
-"""Sampling points in a domain, on its faces and its initial slice; membership."""
+"""Sampling points in a domain, on its faces and its initial slice; membership.
 
-import functools
+Each function checks its arguments, then calls the domain's own method (the domain
+protocol documented on `AbstractDomain`) and checks what it returns.
+"""
 
-import jax
+from collections.abc import Callable
+
 import jax.numpy as jnp
+import numpy as np
 from jaxtyping import Array, ArrayLike, Bool, DTypeLike, Float, PRNGKeyArray
 
 from .._dtypes import resolve_dtype
 from .._errors import bad_argument, check_positive_int
-from ._geometry import (
-    AbstractDomain,
-    SpaceTime,
-    boundary_faces,
-    face_measure,
-    face_table,
-)
-from ._sequences import SEQUENCES, check_method, grid_side
-from ._sobol import SOBOL_MAX_DIM
+from ._geometry import AbstractDomain
+from ._sequences import checked_sequence, describe
+
+_SIGNATURES = {
+    "sample_interior": "(self, num_points, *, key, sequence, dtype)",
+    "sample_boundary": "(self, num_points, *, key, face, sequence, dtype)",
+    "sample_initial": "(self, num_points, *, key, sequence, dtype)",
+    "contains": "(self, points, *, atol)",
+}
 
 
-def _check_sequence(where: str, method: str, counts: list[int], d: int) -> None:
-    """Trace-time checks a sequence would fail, phrased for the caller's arguments."""
-    if method == "sobol" and d > SOBOL_MAX_DIM:
-        raise bad_argument(
-            f"{where}(method=...)",
-            f"'sobol' only up to {SOBOL_MAX_DIM} dimensions",
-            d,
-            "Use method='halton' or 'uniform' for this domain.",
-        )
-    if method == "grid":
-        for c in counts:
-            if c > 0 and d > 0:
-                grid_side(f"{where}(num_points=...) [{c} points in {d}-d]", c, d)
-
-
-def _scale(u: Array, lower, upper, dtype) -> Array:
-    """Map unit-cube points to the box ``[lower, upper]`` (clipped for round-off)."""
-    return _affine(u, jnp.asarray(lower, dtype), jnp.asarray(upper, dtype))
-
-
-# Small compiled kernels with the bounds as data: eager calls compile once per shape and
-# are shared by all faces and domains; inside an outer jit they are inlined.
-@jax.jit
-def _affine(u, lo, hi):
-    lo, hi = lo[None, :], hi[None, :]
-    return jnp.clip(lo + u * (hi - lo), lo, hi)
-
-
-@functools.partial(jax.jit, static_argnums=(2,))
-def _embed(u, value, axis):
-    """Insert a constant column ``value`` at position ``axis``."""
-    fixed = jnp.broadcast_to(value, (u.shape[0], 1))
-    return jnp.concatenate([u[:, :axis], fixed, u[:, axis:]], axis=1)
-
-
-def _split(n: int, weights: list[float]) -> list[int]:
-    """Split ``n`` into static counts proportional to ``weights`` (largest rest)."""
-    total = sum(weights)
-    exact = [n * w / total for w in weights]
-    counts = [int(e) for e in exact]
-    order = sorted(range(len(weights)), key=lambda i: (counts[i] - exact[i], i))
-    for i in order[: n - sum(counts)]:
-        counts[i] += 1
-    return counts
-
-
-def _face_points(domain, face, count, key, method, dtype) -> Array:
-    """``count`` points on one face: the method in the face's own coordinates."""
-    axis, value = face_table(domain)[face]
-    free = [k for k in range(domain.dim) if k != axis]
-    if not free:
-        return jnp.full((count, 1), value, dtype)
-    u = SEQUENCES[method](count, len(free), key=key, dtype=dtype)
-    u = _scale(
-        u, [domain.lower[k] for k in free], [domain.upper[k] for k in free], dtype
+def protocol_method(where: str, domain, name: str) -> Callable:
+    """The domain's method ``name``, or a ``ValueError`` saying how to add it."""
+    method = getattr(domain, name, None)
+    if callable(method):
+        return method
+    kind = type(domain).__name__
+    signature = f"def {name}{_SIGNATURES[name]}"
+    fix = (
+        f"Add `{signature}` to {kind}: see AbstractDomain for the domain protocol "
+        "and 'A custom domain' in the docs for a worked example. pinnlib never "
+        "samples a domain's bounding box in its place."
     )
-    return _embed(u, jnp.asarray(value, dtype), axis)
+    if name == "sample_initial":
+        fix = (
+            "Only a domain with an initial slice has one, such as "
+            "SpaceTime(space, t0, t1): wrap the space in a SpaceTime, use "
+            f"sample_boundary(face=...), or give your own domain a `{signature}`."
+        )
+    raise bad_argument(
+        f"{where}(domain=...)", f"a domain with the method {name}", kind, fix
+    )
+
+
+def _checked(domain, name: str, points, shape: tuple, dtype) -> Array:
+    """``points`` if they have ``shape`` and ``dtype``, else a ``ValueError``."""
+    expected = f"shape {shape}, dtype {np.dtype(dtype)}"
+    if describe(points) != expected:
+        raise bad_argument(
+            f"{type(domain).__name__}.{name}(...)",
+            f"an array of {expected}",
+            describe(points),
+            f"Make {name} return the requested points, one row of domain.dim "
+            "coordinates each, in the requested dtype.",
+        )
+    return points
 
 
 def sample_interior(
@@ -83,25 +65,29 @@ def sample_interior(
     num_points: int,
     *,
     key: PRNGKeyArray,
-    method: str = "uniform",
+    method: str | Callable[..., Array] = "uniform",
     dtype: DTypeLike | None = None,
 ) -> Float[Array, "n d"]:
     r"""Sample `num_points` points in the domain.
 
-    The unit-cube sequence `method` is mapped affinely onto the box of the domain (for a
-    SpaceTime, $\Omega \times [t_0, t_1]$).
+    Calls `domain.sample_interior` (see [`AbstractDomain`][]). For an [`Interval`][],
+    [`Box`][] or [`SpaceTime`][] the unit-cube sequence `method` is mapped affinely onto
+    the box $\prod_i [a_i, b_i]$ (for a SpaceTime, $\Omega \times [t_0, t_1]$).
 
     **Arguments:**
 
-    - `domain`: an [`Interval`][], [`Box`][] or [`SpaceTime`][].
+    - `domain`: an [`Interval`][], [`Box`][], [`SpaceTime`][] or your own domain.
     - `num_points`: the number of points, a static positive int.
     - `key`: a PRNG key (keyword-only).
-    - `method`: `"uniform"`, `"latin_hypercube"`, `"sobol"`, `"halton"` or `"grid"`.
+    - `method`: a built-in sequence name from [`SEQUENCES`][] (`"uniform"`,
+      `"latin_hypercube"`, `"sobol"`, `"halton"`, `"grid"`) or your own sequence
+      `fn(n, d, *, key, dtype) -> (n, d)` points of $[0, 1)^d$ (keyword-only).
     - `dtype`: float dtype; `None` means JAX's default float.
 
     **Returns:** a `(num_points, domain.dim)` array of points of the closed domain.
 
-    **Raises:** `ValueError` for a bad count, method or dtype.
+    **Raises:** `ValueError` for a bad count, method or dtype, a sequence returning the
+    wrong shape or dtype, or a domain without a `sample_interior` method.
 
     !!! example
         ```python
@@ -111,11 +97,11 @@ def sample_interior(
     """
     where = "pinnlib.domains.sample_interior"
     n = check_positive_int(f"{where}(num_points=...)", num_points)
-    check_method(f"{where}(method=...)", method)
+    draw = protocol_method(where, domain, "sample_interior")
+    sequence = checked_sequence(where, method)
     dt = resolve_dtype(where, dtype)
-    _check_sequence(where, method, [n], domain.dim)
-    u = SEQUENCES[method](n, domain.dim, key=key, dtype=dt)
-    return _scale(u, domain.lower, domain.upper, dt)
+    points = draw(n, key=key, sequence=sequence, dtype=dt)
+    return _checked(domain, "sample_interior", points, (n, domain.dim), dt)
 
 
 def sample_boundary(
@@ -124,16 +110,18 @@ def sample_boundary(
     *,
     key: PRNGKeyArray,
     face: str | None = None,
-    method: str = "uniform",
+    method: str | Callable[..., Array] = "uniform",
     dtype: DTypeLike | None = None,
 ) -> Float[Array, "n d"]:
     """Sample `num_points` points on the boundary, or on one named face.
 
-    With `face=None` or `"boundary"` the points are split over the boundary faces (all
-    faces of an Interval or Box; the spatial faces only of a SpaceTime) in fixed counts
-    proportional to face measure. Each face is sampled with `method` in its own
-    lower-dimensional coordinates, and its fixed coordinate is set exactly to the bound.
-    Points come grouped by face, in the order of `domain.faces`.
+    Calls `domain.sample_boundary` (see [`AbstractDomain`][]). For an [`Interval`][],
+    [`Box`][] or [`SpaceTime`][], with `face=None` or `"boundary"` the points are split
+    over the boundary faces (all faces of an Interval or Box; the spatial faces only of
+    a SpaceTime) in fixed counts proportional to face measure. Each face is sampled
+    with `method` in its own lower-dimensional coordinates, and its fixed coordinate is
+    set exactly to the bound. Points come grouped by face, in the order of
+    `domain.faces`.
 
     **Arguments:**
 
@@ -143,7 +131,7 @@ def sample_boundary(
     **Returns:** a `(num_points, domain.dim)` array of points on the chosen faces.
 
     **Raises:** `ValueError` for an unknown face (listing the valid names), a bad count,
-    method or dtype.
+    method or dtype, or a domain without a `sample_boundary` method.
 
     !!! example
         ```python
@@ -154,44 +142,26 @@ def sample_boundary(
     """
     where = "pinnlib.domains.sample_boundary"
     n = check_positive_int(f"{where}(num_points=...)", num_points)
-    check_method(f"{where}(method=...)", method)
-    dt = resolve_dtype(where, dtype)
-    if face is None or face == "boundary":
-        faces = boundary_faces(domain)
-    elif face in domain.faces:
-        faces = (face,)
-    else:
+    draw = protocol_method(where, domain, "sample_boundary")
+    if face == "boundary":
+        face = None
+    if face is not None and face not in domain.faces:
         raise bad_argument(
             f"{where}(face=...)",
             f"None, 'boundary' or one of {list(domain.faces)}",
             face,
             "Pick a face name of this domain.",
         )
-    counts = _split(n, [face_measure(domain, f) for f in faces])
-    try:
-        _check_sequence(where, method, counts, domain.dim - 1)
-    except ValueError as err:
-        if len(faces) == 1:
-            raise
-        raise bad_argument(
-            f"{where}(num_points=...)",
-            "a count whose split over the faces "
-            f"{dict(zip(faces, counts, strict=True))} suits method={method!r}",
-            n,
-            f"Sample each face separately with face=... and a suitable count ({err})",
-        ) from None
-    return _faces(domain, faces, counts, method, dt, key)
-
-
-def _faces(domain, faces, counts, method, dt, key) -> Array:
-    """Points on several faces, one key per face, grouped by face."""
-    keys = jax.random.split(key, len(faces))
-    parts = [
-        _face_points(domain, f, c, keys[i], method, dt)
-        for i, (f, c) in enumerate(zip(faces, counts, strict=True))
-        if c > 0
-    ]
-    return parts[0] if len(parts) == 1 else jnp.concatenate(parts, axis=0)
+    hint = (
+        ", one face's share of the boundary: for a grid, sample each face alone "
+        "with face=... and a suitable count"
+        if face is None
+        else ""
+    )
+    sequence = checked_sequence(where, method, hint)
+    dt = resolve_dtype(where, dtype)
+    points = draw(n, key=key, face=face, sequence=sequence, dtype=dt)
+    return _checked(domain, "sample_boundary", points, (n, domain.dim), dt)
 
 
 def sample_initial(
@@ -199,20 +169,22 @@ def sample_initial(
     num_points: int,
     *,
     key: PRNGKeyArray,
-    method: str = "uniform",
+    method: str | Callable[..., Array] = "uniform",
     dtype: DTypeLike | None = None,
 ) -> Float[Array, "n d"]:
     r"""Sample `num_points` points on the initial slice $\Omega \times \{t_0\}$.
 
+    Calls `domain.sample_initial` (see [`AbstractDomain`][]).
+
     **Arguments:**
 
-    - `domain`: a [`SpaceTime`][] (the only domain with an initial slice).
+    - `domain`: a [`SpaceTime`][], or your own domain with a `sample_initial` method.
     - `num_points`, `key`, `method`, `dtype`: as for [`sample_interior`][].
 
     **Returns:** a `(num_points, domain.dim)` array whose last column is exactly `t0`.
 
-    **Raises:** `ValueError` for a domain other than a SpaceTime, a bad count, method or
-    dtype.
+    **Raises:** `ValueError` for a domain without an initial slice (an Interval or a
+    Box), a bad count, method or dtype.
 
     !!! example
         ```python
@@ -221,27 +193,22 @@ def sample_initial(
         ```
     """
     where = "pinnlib.domains.sample_initial"
-    if not isinstance(domain, SpaceTime):
-        raise bad_argument(
-            f"{where}(domain=...)",
-            "a SpaceTime domain",
-            type(domain).__name__,
-            "Only SpaceTime domains have an initial slice; wrap the space with "
-            "SpaceTime(space, t0, t1), or use sample_boundary(face=...).",
-        )
+    draw = protocol_method(where, domain, "sample_initial")
     n = check_positive_int(f"{where}(num_points=...)", num_points)
-    check_method(f"{where}(method=...)", method)
+    sequence = checked_sequence(where, method)
     dt = resolve_dtype(where, dtype)
-    _check_sequence(where, method, [n], domain.space.dim)
-    return _faces(domain, ("initial",), [n], method, dt, key)
+    points = draw(n, key=key, sequence=sequence, dtype=dt)
+    return _checked(domain, "sample_initial", points, (n, domain.dim), dt)
 
 
 def contains(
     domain: AbstractDomain, points: Float[ArrayLike, "n d"], *, atol: float = 1e-6
 ) -> Bool[Array, " n"]:
-    r"""Whether each point lies in the closed domain, up to `atol` per coordinate.
+    r"""Whether each point lies in the closed domain, up to `atol`.
 
-    Tests $a_i - \mathrm{atol} \le x_i \le b_i + \mathrm{atol}$ for every coordinate.
+    Calls `domain.contains` (see [`AbstractDomain`][]). For an [`Interval`][],
+    [`Box`][] or [`SpaceTime`][] it tests
+    $a_i - \mathrm{atol} \le x_i \le b_i + \mathrm{atol}$ for every coordinate.
 
     **Arguments:**
 
@@ -251,27 +218,24 @@ def contains(
 
     **Returns:** an `(n,)` boolean array.
 
-    **Raises:** `ValueError` when the points' last dimension is not `domain.dim`.
+    **Raises:** `ValueError` when the points' last dimension is not `domain.dim`, or
+    for a domain without a `contains` method.
 
     !!! example
         ```python
         contains(Interval(0.0, 1.0), jnp.array([[0.5], [2.0]]))   # [True, False]
         ```
     """
+    where = "pinnlib.domains.contains"
+    member = protocol_method(where, domain, "contains")
     points = jnp.asarray(points)
-    if points.shape[-1] != domain.dim:
+    if points.ndim != 2 or points.shape[-1] != domain.dim:
         raise bad_argument(
-            "pinnlib.domains.contains(points=...)",
+            f"{where}(points=...)",
             f"points of shape (n, {domain.dim}) for this {type(domain).__name__}",
             points.shape,
             "This is the wrong point dimension for the domain: give each point "
             f"{domain.dim} coordinate(s) (space first, then time for a SpaceTime).",
         )
-    lo = jnp.asarray(domain.lower, points.dtype) - atol
-    hi = jnp.asarray(domain.upper, points.dtype) + atol
-    return _between(points, lo, hi)
-
-
-@jax.jit
-def _between(points, lo, hi):
-    return jnp.all((points >= lo[None, :]) & (points <= hi[None, :]), axis=1)
+    inside = member(points, atol=atol)
+    return _checked(domain, "contains", inside, (points.shape[0],), bool)

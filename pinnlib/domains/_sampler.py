@@ -1,5 +1,7 @@
 """A key -> dict of named point sets, for redrawing collocation points inside a loop."""
 
+from collections.abc import Callable
+
 import equinox as eqx
 import jax
 import numpy as np
@@ -7,12 +9,12 @@ from jaxtyping import Array, DTypeLike, Float, PRNGKeyArray
 
 from .._dtypes import resolve_dtype
 from .._errors import bad_argument, check_positive_int
-from ._geometry import AbstractDomain, SpaceTime
+from ._geometry import AbstractDomain
 from ._sample import sample_boundary, sample_initial, sample_interior
 from ._sequences import check_method
 
 
-def _draw(domain, region: str, n: int, method: str, dtype, key) -> Array:
+def _draw(domain, region: str, n: int, method, dtype, key) -> Array:
     if region == "interior":
         return sample_interior(domain, n, key=key, method=method, dtype=dtype)
     if region == "initial":
@@ -44,7 +46,9 @@ class PointSampler(eqx.Module):
     """
 
     domain: AbstractDomain = eqx.field(static=True)
-    sets: tuple[tuple[str, str, int, str], ...] = eqx.field(static=True)
+    sets: tuple[tuple[str, str, int, str | Callable[..., Array]], ...] = eqx.field(
+        static=True
+    )
     dtype: np.dtype | None = eqx.field(static=True)
 
     @property
@@ -67,30 +71,37 @@ _REGIONS = ("interior", "boundary", "initial")
 def sampler(
     domain: AbstractDomain,
     *,
-    method: str = "uniform",
+    method: str | Callable[..., Array] = "uniform",
     dtype: DTypeLike | None = None,
     **point_sets,
 ) -> PointSampler:
-    """Build a [`PointSampler`][]: a function `key -> {name: points}` over named sets.
+    r"""Build a [`PointSampler`][]: a function `key -> {name: points}` over named sets.
 
     Each keyword names a point set and maps to `(region, num_points)` or
     `(region, num_points, method)`. The region is `"interior"`, `"boundary"` (all
-    faces of an Interval/Box, the spatial faces of a SpaceTime), `"initial"` (SpaceTime
-    only) or a face name from `domain.faces`. Every specification is checked here, once,
-    by tracing the draw, so a bad one fails at construction and names its keyword.
+    faces of an Interval/Box, the spatial faces of a SpaceTime), `"initial"` (a
+    SpaceTime, or any domain with a `sample_initial` method) or a face name from
+    `domain.faces`. Each set is drawn by [`sample_interior`][], [`sample_boundary`][]
+    or [`sample_initial`][], that is by the domain's own methods (the protocol of
+    [`AbstractDomain`][]). Every specification is checked here, once, by tracing the
+    draw, so a bad one (or a domain without the sampler a region needs) fails at
+    construction and names its keyword.
 
     **Arguments:**
 
-    - `domain`: an [`Interval`][], [`Box`][] or [`SpaceTime`][].
-    - `method`: the default point sequence for the sets (keyword-only).
+    - `domain`: an [`Interval`][], [`Box`][], [`SpaceTime`][] or your own domain.
+    - `method`: the default point sequence for the sets, a name from [`SEQUENCES`][]
+      or your own `fn(n, d, *, key, dtype) -> (n, d)` points of $[0, 1)^d$
+      (keyword-only).
     - `dtype`: float dtype of all sets; `None` means JAX's default float (keyword-only).
     - `**point_sets`: `name=(region, num_points[, method])`, at least one.
 
     **Returns:** a [`PointSampler`][]; `draw(key)` is deterministic and jittable.
 
-    **Raises:** `ValueError` for an unknown region or method, a bad count, or a count
-    that the method cannot produce (e.g. a grid), naming the keyword, as in
-    `pinnlib.domains.sampler(bc=...)`.
+    **Raises:** `ValueError` for an unknown region or method, a bad count, a count
+    that the method cannot produce (e.g. a grid), a sequence or domain method returning
+    the wrong shape, or a domain lacking the sampler of a region, naming the keyword,
+    as in `pinnlib.domains.sampler(bc=...)`.
 
     !!! example
         ```python
@@ -112,7 +123,8 @@ def sampler(
             "Name each set with a keyword, e.g. "
             "sampler(domain, pde=('interior', 1000)).",
         )
-    regions = _REGIONS[:2] + (("initial",) if isinstance(domain, SpaceTime) else ())
+    initial = callable(getattr(domain, "sample_initial", None))
+    regions = _REGIONS[:2] + (("initial",) if initial else ())
     valid = list(dict.fromkeys(regions + domain.faces))
     sets = []
     for name, spec in point_sets.items():
@@ -130,7 +142,8 @@ def sampler(
                 arg,
                 f"a region in {valid}",
                 region,
-                "'initial' needs a SpaceTime domain; faces are listed by domain.faces.",
+                "'initial' needs a domain with an initial slice (a SpaceTime, or one "
+                "with a sample_initial method); faces are listed by domain.faces.",
             )
         n = check_positive_int(f"{arg} [num_points]", n)
         check_method(f"{arg} [method]", set_method)

@@ -2,16 +2,18 @@
 
 import functools
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from types import MappingProxyType
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jaxtyping import Array, DTypeLike, Float, PRNGKeyArray
 
 from .._dtypes import resolve_dtype
 from .._errors import bad_argument
 from ._common import check_nd
-from ._sobol import sobol
+from ._sobol import SOBOL_MAX_DIM, sobol
 
 # Each sequence is one compiled kernel (n, d, dtype static), so eager calls compile once
 # per shape instead of op by op; inside an outer jit the kernel is simply inlined.
@@ -201,23 +203,87 @@ def _grid(n, d, dt):
     return (ijk + jnp.asarray(0.5, dt)) / jnp.asarray(m, dt)
 
 
-SEQUENCES: dict[str, Callable[..., Array]] = {
-    "uniform": uniform,
-    "latin_hypercube": latin_hypercube,
-    "sobol": sobol,
-    "halton": halton,
-    "grid": grid,
-}
-"""Point-sequence names accepted by the samplers' `method=...`, mapped to functions."""
+SEQUENCES: Mapping[str, Callable[..., Array]] = MappingProxyType(
+    {
+        "uniform": uniform,
+        "latin_hypercube": latin_hypercube,
+        "sobol": sobol,
+        "halton": halton,
+        "grid": grid,
+    }
+)
+r"""The built-in point-sequence names accepted by `method=...`, mapped to functions.
+
+A read-only mapping. Every sampling function also takes your own sequence as
+`method=fn`, a callable with the signature of the built-in ones,
+
+`fn(n: int, d: int, *, key: PRNGKeyArray, dtype) -> Float[Array, "n d"]`,
+
+returning `n` points of $[0, 1)^d$ (`n`, `d` static ints; `dtype` the float dtype to
+return). The domain maps them onto itself (an affine map for boxes), so nothing needs to
+be registered:
+
+```python
+def antithetic(n, d, *, key, dtype):   # pairs u, 1 - u (n even)
+    u = jax.random.uniform(key, (n // 2, d), dtype)
+    return jnp.concatenate([u, jnp.mod(-u, 1.0)])
+
+x = sample_interior(Box((0.0, 0.0), (2.0, 1.0)), 64, key=key, method=antithetic)
+```
+"""
 
 
 def check_method(where: str, method) -> Callable[..., Array]:
-    """The sequence named ``method``, or a ``ValueError`` listing the valid names."""
-    if not isinstance(method, str) or method not in SEQUENCES:
-        raise bad_argument(
-            where,
-            f"one of {sorted(SEQUENCES)}",
-            method,
-            "Pick a registered method name.",
-        )
-    return SEQUENCES[method]
+    """The sequence ``method`` (a built-in name or a callable), or a ``ValueError``."""
+    if isinstance(method, str) and method in SEQUENCES:
+        return SEQUENCES[method]
+    if callable(method):
+        return method
+    raise bad_argument(
+        where,
+        f"one of the built-in names {sorted(SEQUENCES)} or a callable "
+        "fn(n, d, *, key, dtype) -> (n, d) points in [0, 1)^d",
+        method,
+        "Pick a listed name or pass your own sequence function.",
+    )
+
+
+def describe(array) -> str:
+    """``"shape (n, d), dtype float32"`` of an array, or the type of anything else."""
+    if not hasattr(array, "shape") or not hasattr(array, "dtype"):
+        return f"an object of type {type(array).__name__}"
+    return f"shape {tuple(array.shape)}, dtype {np.dtype(array.dtype)}"
+
+
+def checked_sequence(where: str, method, hint: str = "") -> Callable[..., Array]:
+    """``method`` as ``sequence(n, d, *, key, dtype)`` whose errors name ``where``.
+
+    Before drawing it checks what a built-in sequence would reject (Sobol dimensions,
+    grid counts; ``hint`` is added to the count's description); after drawing it checks
+    that the points have shape ``(n, d)`` and the requested dtype.
+    """
+    fn = check_method(f"{where}(method=...)", method)
+
+    def sequence(n: int, d: int, *, key: PRNGKeyArray, dtype) -> Float[Array, "n d"]:
+        if method == "sobol" and d > SOBOL_MAX_DIM:
+            raise bad_argument(
+                f"{where}(method=...)",
+                f"'sobol' only up to {SOBOL_MAX_DIM} dimensions",
+                d,
+                "Use method='halton' or 'uniform' for this domain.",
+            )
+        if method == "grid":
+            grid_side(f"{where}(num_points=...) [{n} points in {d}-d{hint}]", n, d)
+        u = fn(n, d, key=key, dtype=dtype)
+        expected = f"shape {(n, d)}, dtype {np.dtype(dtype)}"
+        if describe(u) != expected:
+            raise bad_argument(
+                f"{where}(method=...)",
+                f"a sequence returning an array of {expected}",
+                describe(u),
+                "A point sequence is fn(n, d, *, key, dtype) and returns n points of "
+                "[0, 1)^d as an (n, d) array of that dtype.",
+            )
+        return u
+
+    return sequence

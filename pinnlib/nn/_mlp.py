@@ -1,6 +1,7 @@
 """A thin MLP builder over ``eqx.nn.MLP`` with Glorot initialisation."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from types import MappingProxyType
 from typing import Literal
 
 import equinox as eqx
@@ -10,31 +11,77 @@ from jaxtyping import PRNGKeyArray
 
 from .._errors import bad_argument, check_positive_int
 
-ACTIVATIONS: dict[str, Callable] = {
-    "tanh": jnp.tanh,
-    "sin": jnp.sin,
-    "gelu": jax.nn.gelu,
-    "silu": jax.nn.silu,
-    "swish": jax.nn.silu,
-    "softplus": jax.nn.softplus,
-    "sigmoid": jax.nn.sigmoid,
-    "relu": jax.nn.relu,
-}
-"""Activation names accepted by `pinnlib.nn.mlp(activation=...)`."""
+ACTIVATIONS: Mapping[str, Callable] = MappingProxyType(
+    {
+        "tanh": jnp.tanh,
+        "sin": jnp.sin,
+        "gelu": jax.nn.gelu,
+        "silu": jax.nn.silu,
+        "swish": jax.nn.silu,
+        "softplus": jax.nn.softplus,
+        "sigmoid": jax.nn.sigmoid,
+        "relu": jax.nn.relu,
+    }
+)
+r"""The built-in activation names accepted by `activation=...`, mapped to functions.
+
+A read-only mapping: `pinnlib.nn.mlp`, `ModifiedMLP` and `factorized_mlp` take one of
+these names or any elementwise callable $\sigma$ (an array in, an array of the same
+shape out), so there is nothing to register. Passing `activation=fn` is the way to use
+your own:
+
+```python
+def scaled_tanh(z):
+    return jnp.tanh(2.0 * z)
+
+u = pl.nn.mlp(2, activation=scaled_tanh, key=jax.random.key(0))
+```
+"""
+
+
+def _output_of(fn: Callable, shape: tuple[int, ...]):
+    """The output shape of ``fn`` on a float array of ``shape`` (abstractly, no FLOPs),
+    or a description of what went wrong."""
+    dtype = jax.dtypes.canonicalize_dtype(jnp.float64)
+    try:
+        out = jax.eval_shape(fn, jax.ShapeDtypeStruct(shape, dtype))
+    except Exception as err:  # wrong arity, a non-array output, ...
+        return f"{type(err).__name__}: {err}"
+    if not jnp.issubdtype(getattr(out, "dtype", None), jnp.floating):
+        return f"an output {out!r} on a float input of shape {shape}"
+    return out.shape
 
 
 def activation_fn(where: str, name_or_fn: str | Callable) -> Callable:
-    """The activation named `name_or_fn` (or the callable itself) for `where`."""
-    if callable(name_or_fn):
-        return name_or_fn
-    if name_or_fn not in ACTIVATIONS:
+    """The activation named `name_or_fn`, or the callable itself once checked.
+
+    A callable is evaluated abstractly (no computation) on a scalar and on a vector: it
+    must return a float array of the same shape, as an elementwise function does.
+    """
+    arg = f"{where}(activation=...)"
+    if isinstance(name_or_fn, str) and name_or_fn in ACTIVATIONS:
+        return ACTIVATIONS[name_or_fn]
+    if not callable(name_or_fn):
         raise bad_argument(
-            f"{where}(activation=...)",
-            f"one of {sorted(ACTIVATIONS)} or a callable",
+            arg,
+            f"one of the built-in names {sorted(ACTIVATIONS)} or a callable",
             name_or_fn,
-            "Pick a listed name or pass a function such as jnp.tanh.",
+            "Pick a listed name or pass an elementwise function such as jnp.tanh.",
         )
-    return ACTIVATIONS[name_or_fn]
+    for shape in ((), (3,)):
+        received = _output_of(name_or_fn, shape)
+        if received != shape:
+            if isinstance(received, tuple):
+                received = f"an output of shape {received} for shape {shape}"
+            raise bad_argument(
+                arg,
+                "an elementwise callable: a float array in, a float array of the "
+                "same shape out",
+                received,
+                f"Make {getattr(name_or_fn, '__name__', name_or_fn)} act elementwise "
+                "with jnp functions, e.g. lambda z: z * jax.nn.sigmoid(z).",
+            )
+    return name_or_fn
 
 
 def check_sizes(where: str, in_size, out_size, width, depth) -> tuple:
@@ -78,13 +125,17 @@ def mlp(
     - `out_size`: `"scalar"` (default) for $u(x)$ of shape `()`, or an int $m$ for a
       vector field of shape `(m,)`.
     - `width`, `depth`: hidden width and number of hidden layers (keyword-only).
-    - `activation`: a name from `pinnlib.nn.ACTIVATIONS` (`"tanh"`, `"sin"`,
-      `"gelu"`, ...) or a callable (keyword-only).
+    - `activation`: a built-in name from `pinnlib.nn.ACTIVATIONS` (`"tanh"`,
+      `"sin"`, `"gelu"`, ...) or your own elementwise callable $\sigma$, an array in
+      and an array of the same shape and dtype out (keyword-only).
     - `key`: a PRNG key (keyword-only).
     - `dtype`: parameter dtype; `None` means JAX's default float dtype.
 
     **Returns:** an `eqx.nn.MLP`, a point function `u(x)` on one point `x` of shape
     `(in_size,)`; batch it with `jax.vmap`.
+
+    **Raises:** `ValueError` for non-positive sizes, an unknown activation name, or an
+    activation callable that does not map an array to one of the same shape and dtype.
 
     !!! example
 
