@@ -119,7 +119,8 @@ def test_combine_errors():
     with pytest.raises(TypeError, match=r"args=.*float64 array.*float32"):
         loss(u, points, weights, {"nu": jnp.asarray(0.1, jnp.float64)})
     # Python numbers (weakly typed) are fine and keep the model's dtype.
-    total, _ = loss(u, points, {"pde": 2.0}, {"nu": 0.1})
+    burgers = pl.losses.combine(pde=pl.losses.residual(pl.pdes.burgers))
+    total, _ = burgers(u, points, {"pde": 2.0}, {"nu": 0.1})
     assert total.dtype == jnp.float32
 
 

@@ -14,6 +14,7 @@ from .._errors import (
     check_positive_int,
     check_time_range,
 )
+from ._args import accepted_keys
 from ._terms import _residual_at
 
 TOLERANCE_ARG = "causal_tolerance"
@@ -76,8 +77,9 @@ def causal_residual(
     - `tolerance`: default $\varepsilon$ when `args` has no `"causal_tolerance"`.
 
     **Returns:** `term(model, points, args)` with `points` of shape `(n, d)`, time in
-    the last column. It is not a least-squares term (its weights depend on the
-    residuals), so Gauss–Newton optimizers refuse it.
+    the last column. Its `accepts` attribute, the `args` keys it reads, is those of
+    `pde` and `"causal_tolerance"`. It is not a least-squares term (its weights
+    depend on the residuals), so Gauss–Newton optimizers refuse it.
 
     !!! example
 
@@ -110,6 +112,8 @@ def causal_residual(
         eps = tolerance if args is None else dict(args).get(TOLERANCE_ARG, tolerance)
         return jnp.mean(causal_weights(losses, eps) * losses)
 
+    keys = accepted_keys(pde)  # the args it reads, checked by `combine`
+    setattr(term, "accepts", None if keys is None else keys | {TOLERANCE_ARG})
     return term
 
 

@@ -10,6 +10,7 @@ from jaxtyping import Array, Float, PyTree
 from .._custom_types import Args, LossTerm, PointFn, Scalar
 from .._dtypes import float_dtype
 from .._errors import bad_argument, check_points
+from ._args import check_args_keys
 from ._least_squares import LeastSquaresTerm
 
 RESERVED = ("loss", "step", "lr", "grad_norm")
@@ -76,9 +77,13 @@ class CompositeLoss(eqx.Module):
       for data terms).
     - `weights`: a dict `{name: scalar}` with the same names (see `init_weights`).
     - `args`: coefficients passed to every term (e.g. `{"nu": 0.003}`), or `None`.
+      Each term reads the keys it accepts (its `accepts` attribute, see
+      `LeastSquaresTerm`); when every term declares them, a key that none accepts
+      is an error rather than silently ignored.
 
     **Raises:** `ValueError`/`TypeError` at trace time when a term's points are
-    missing, or their dtype differs from the model's parameters.
+    missing, or their dtype differs from the model's parameters, or a key of the
+    `args` dict is accepted by no term.
 
     !!! example
 
@@ -86,7 +91,7 @@ class CompositeLoss(eqx.Module):
         loss = pl.losses.combine(pde=pl.losses.residual(pl.pdes.burgers),
                                  bc=pl.losses.dirichlet(0.0))
         total, terms = loss(u, {"pde": interior, "bc": boundary},
-                            loss.init_weights(), {"nu": 0.003})
+                            loss.init_weights(interior.dtype), {"nu": 0.003})
         terms["pde"], terms["bc"]
         ```
     """
@@ -117,6 +122,7 @@ class CompositeLoss(eqx.Module):
         model_dtype = float_dtype(model)
         for what, tree in (("weights", weights), ("args", args)):
             _check_same_dtype(what, tree, model_dtype)
+        check_args_keys("pinnlib.losses.combine(...)", self.terms, args)
         for name in self.terms:
             _check_point_dimension(name, model, batch[name])
             dtypes = {
@@ -161,7 +167,8 @@ class CompositeLoss(eqx.Module):
         !!! example
 
             ```python
-            r = loss.residuals(u, batch, loss.init_weights(), {"nu": nu})
+            weights = loss.init_weights(batch["pde"].dtype)   # the model's dtype
+            r = loss.residuals(u, batch, weights, {"nu": nu})
             jnp.sum(r**2)   # equals loss(u, batch, weights, args)[0]
             ```
         """
@@ -180,10 +187,16 @@ def combine(**terms) -> CompositeLoss:
 
     **Arguments:** `**terms`: `name=term`, each a `term(model, points, args)` built by
     `residual`, `dirichlet`, `initial`, `neumann`, `periodic`, `data` or your own
-    function. The names key the batch, the weights and the history.
+    function. The names key the batch, the weights and the history. A term's
+    `accepts` attribute (a set of `args` keys, or `None` for any) says which keys
+    of `args` it reads; a function without one may read any.
 
     **Returns:** a `CompositeLoss`, called as `loss(model, batch, weights, args)` →
-    `(total, {name: value})`.
+    `(total, {name: value})`. `args` is checked at trace time: when every term
+    declares the keys it accepts (all builders here do; plain functions do not), a
+    key no term accepts raises a `ValueError`, so that a misspelt coefficient
+    (`{"epsilon": ...}` for `pinnlib.pdes.allen_cahn`, whose keyword is
+    `diffusion`) is not trained with the default.
 
     !!! example
 
@@ -193,7 +206,8 @@ def combine(**terms) -> CompositeLoss:
             bc=pl.losses.dirichlet(0.0),
             ic=pl.losses.initial(lambda p: -jnp.sin(jnp.pi * p[0])),
         )
-        total, terms = loss(u, batch, loss.init_weights(), {"nu": 0.01 / jnp.pi})
+        weights = loss.init_weights(batch["pde"].dtype)   # the model's dtype
+        total, terms = loss(u, batch, weights, {"nu": 0.01 / jnp.pi})
         ```
     """
     if not terms:

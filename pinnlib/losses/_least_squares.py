@@ -1,6 +1,6 @@
 """Least-squares loss terms: a misfit function and its mean square."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 import equinox as eqx
 import jax.numpy as jnp
@@ -8,6 +8,7 @@ from jaxtyping import Array, Float, PyTree
 
 from .._custom_types import Args, PointFn
 from .._errors import bad_argument
+from ._args import as_accepts
 
 Misfit = Callable[[PointFn, PyTree[Array], Args], Float[Array, " n *m"]]
 
@@ -33,18 +34,27 @@ class LeastSquaresTerm(eqx.Module):
     optimizers (`pinnlib.optim.gauss_newton`) need. Every builder in
     `pinnlib.losses` returns one; make your own with `pinnlib.losses.least_squares`.
 
-    **Fields:** `misfit`: `misfit(model, points, args) -> (n, ...)` misfits.
+    **Fields:**
+
+    - `misfit`: `misfit(model, points, args) -> (n, ...)` misfits.
+    - `accepts`: the keys of the loss `args` (a dict) the term reads, a `frozenset`,
+      or `None` when unknown (it may read any key). `residual(pde)` takes them from
+      the pde's signature; condition terms (`dirichlet`, `initial`, `neumann`,
+      `periodic`, `data`) read none. `pinnlib.losses.combine` uses them to reject a
+      key that no term reads (a misspelt coefficient would otherwise be ignored).
 
     !!! example
 
         ```python
         term = pl.losses.residual(pl.pdes.burgers)
+        term.accepts                               # frozenset({'nu'})
         term.misfit(u, points, {"nu": nu}).shape   # (n,)
         term(u, points, {"nu": nu})                # mean of the squares
         ```
     """
 
     misfit: Misfit = eqx.field(static=True)
+    accepts: frozenset[str] | None = eqx.field(static=True, default=None)
 
     def __call__(
         self, model: PointFn, points: PyTree[Array], args: Args = None
@@ -52,14 +62,19 @@ class LeastSquaresTerm(eqx.Module):
         return mean_squared(self.misfit(model, points, args))
 
 
-def least_squares(misfit) -> LeastSquaresTerm:
+def least_squares(misfit, *, accepts: Iterable[str] | None = None) -> LeastSquaresTerm:
     r"""A loss term from a misfit function: $\mathcal{L} = \frac1n\sum_k \|m_k\|^2$.
 
     Use it for custom terms so that they work with Gauss–Newton optimizers as well
     as with first-order ones.
 
-    **Arguments:** `misfit`: `misfit(model, points, args) -> (n, ...)`, the misfit
-    at each of the `n` points (any trailing shape; the squares are summed over it).
+    **Arguments:**
+
+    - `misfit`: `misfit(model, points, args) -> (n, ...)`, the misfit at each of
+      the `n` points (any trailing shape; the squares are summed over it).
+    - `accepts`: the keys of the loss `args` the misfit reads, e.g. `("nu",)`, or
+      `()` for none (keyword-only). The default `None` means unknown: then
+      `combine` cannot tell a misspelt key and does not check `args` keys.
 
     **Returns:** a `LeastSquaresTerm`.
 
@@ -71,6 +86,8 @@ def least_squares(misfit) -> LeastSquaresTerm:
             lambda model, points, args: jax.vmap(model)(points) - points[:, 0]
         )
         loss = pl.losses.combine(pde=pl.losses.residual(pl.pdes.burgers), bc=term)
+        # declare that it reads no args: combine then rejects unknown keys
+        term = pl.losses.least_squares(lambda m, p, a: jax.vmap(m)(p), accepts=())
         ```
     """
     if not callable(misfit):
@@ -80,4 +97,5 @@ def least_squares(misfit) -> LeastSquaresTerm:
             type(misfit).__name__,
             "Pass the function whose squares make the term.",
         )
-    return LeastSquaresTerm(misfit)
+    accepts = as_accepts("pinnlib.losses.least_squares(accepts=...)", accepts)
+    return LeastSquaresTerm(misfit, accepts)

@@ -4,16 +4,17 @@ Elementwise misfits are reduced by a mean over the points, and summed over the
 components of vector-valued fields: $\\mathcal{L} = \\frac1n \\sum_k \\|r(x_k)\\|^2$.
 """
 
-import inspect
 from collections.abc import Callable, Sequence
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jaxtyping import Array
 
 from .._custom_types import Args, Point, PointFn, Scalar
 from .._errors import bad_argument, check_points
 from ..diff import gradient, partials
+from ._args import accepted_keys, coefficients, pde_name
 from ._least_squares import LeastSquaresTerm, least_squares
 
 
@@ -29,25 +30,62 @@ def _target(where: str, g) -> Callable[[Point], Scalar]:
             g,
             "Pass e.g. `lambda x: -jnp.sin(jnp.pi * x[0])` or 0.0.",
         ) from None
-    return lambda x: jnp.asarray(constant, x.dtype)
+    return lambda x: jnp.asarray(constant)  # weakly typed: takes the field's dtype
 
 
-def _accepted(pde) -> Callable[[Args], dict]:
-    """The keyword arguments of ``pde`` found in ``args`` (all, if it takes **kw)."""
-    params = inspect.signature(pde).parameters.values()
-    if any(p.kind is p.VAR_KEYWORD for p in params):
-        return lambda args: {} if args is None else dict(args)
-    names = {
-        p.name for p in params if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)
-    }
-    return lambda args: (
-        {} if args is None else {k: v for k, v in dict(args).items() if k in names}
-    )
+def _check_target(where: str, field, target) -> None:
+    """Raise unless a target (shape/dtype struct) fits the field's output at a point."""
+    try:
+        fits = jnp.broadcast_shapes(field.shape, target.shape) == field.shape
+    except ValueError:
+        fits = False
+    if not fits:
+        raise bad_argument(
+            where,
+            f"a target of the field's output shape {field.shape} per point (or a "
+            "scalar, for every output)",
+            target.shape,
+            "Return one value per output of the field, or constrain some outputs "
+            "only: pl.losses.dirichlet(g, components=(0, 1)), or wrap the field, "
+            "e.g. lambda x: u(x)[:2].",
+        )
+    if _recast(field, target):
+        raise TypeError(
+            f"{where}: the target is {target.dtype} but the field's output is "
+            f"{field.dtype}. Compute the target from the point x (it has the "
+            f"model's dtype) or convert it with .astype(x.dtype); pinnlib never "
+            "casts silently."
+        )
+
+
+def _recast(field, value) -> bool:
+    """Whether a float `value`, not weakly typed, has another dtype than the field."""
+    floating = all(jnp.issubdtype(v.dtype, jnp.floating) for v in (field, value))
+    weak = getattr(value, "weak_type", False)
+    return floating and not weak and value.dtype != field.dtype
+
+
+def _at_point(fn, points: Array):
+    """The output shape and dtype of a point function on one of `points`."""
+    return jax.eval_shape(fn, jax.ShapeDtypeStruct(points.shape[1:], points.dtype))
 
 
 def _residual_at(pde, model: PointFn, points: Array, args: Args = None) -> Array:
-    """$r(x_k)$ at each point: `pde(model, **args it accepts)` mapped over `points`."""
-    return jax.vmap(pde(model, **_accepted(pde)(args)))(points)
+    """$r(x_k)$ at each point: `pde(model, **args it accepts)` mapped over `points`.
+
+    Raises if a required coefficient is missing from `args`, or if the residual's
+    dtype differs from the field's (e.g. a float64 source for a float32 model).
+    """
+    r = jax.vmap(pde(model, **coefficients(pde, args)))(points)
+    field = _at_point(model, points)
+    if _recast(field, r):
+        raise TypeError(
+            f"{pde_name(pde)}: the residual is {r.dtype} but the field's output is "
+            f"{field.dtype}: a coefficient in `args` (e.g. a source function) "
+            f"computes in {r.dtype}. Compute it from the point x (it has the model's "
+            "dtype) or convert it with .astype(x.dtype); pinnlib never casts silently."
+        )
+    return r
 
 
 def residual(pde: Callable[..., PointFn]) -> LeastSquaresTerm:
@@ -58,43 +96,131 @@ def residual(pde: Callable[..., PointFn]) -> LeastSquaresTerm:
     - `pde`: a residual builder `pde(u, **coefficients) -> r` such as
       `pinnlib.pdes.burgers`; at evaluation it receives the model and, as keyword
       arguments, the entries of the loss `args` (a dict) that it accepts — so the
-      terms of a system can share one `args` dict.
+      terms of a system can share one `args` dict. A coefficient may be a number,
+      an array (both traced, so changing them does not recompile) or a function,
+      such as a source term `f(x)` evaluated at each point; functions are part of
+      the compiled program, as a field is.
 
-    **Returns:** `term(model, points, args)`, with `points` of shape `(n, d)`.
+    **Returns:** a `LeastSquaresTerm` `term(model, points, args)`, with `points` of
+    shape `(n, d)`. Its `accepts` are the keyword names of `pde` after the field
+    (`None`, any key, if `pde` takes `**kwargs`); `pinnlib.losses.combine` raises a
+    `ValueError` for a key of `args` that no term accepts.
+
+    **Raises:** `TypeError` at evaluation when a coefficient `pde` requires (one
+    without a default) is missing from `args`, or when the residual's float dtype
+    differs from the field's output dtype.
 
     !!! example
 
         ```python
         term = pl.losses.residual(pl.pdes.burgers)
         term(u, points, {"nu": 0.01 / jnp.pi})
+
+        # a function as a coefficient: the source f of -Δu = f
+        f = lambda x: 2 * jnp.pi**2 * jnp.prod(jnp.sin(jnp.pi * x))
+        poisson = pl.losses.residual(pl.pdes.poisson)
+        poisson(u, points, {"source": f})
         ```
     """
+    if not callable(pde):
+        raise bad_argument(
+            "pinnlib.losses.residual(pde=...)",
+            "a residual builder pde(u, **coefficients) -> r",
+            type(pde).__name__,
+            "Pass the builder itself, e.g. pl.pdes.burgers.",
+        )
 
     def misfit(model: PointFn, points, args: Args = None) -> Array:
         check_points("pinnlib.losses.residual: points", points)
         return _residual_at(pde, model, points, args)
 
-    return least_squares(misfit)
+    return least_squares(misfit, accepts=accepted_keys(pde))
 
 
-def dirichlet(g=0.0) -> LeastSquaresTerm:
+def _value_misfit(where: str, g, components: tuple[int, ...] | None):
+    """The misfit `u(x)[components] - g(x)` of a value condition, checked at trace."""
+    target = _target(f"{where}(g=...)", g)
+
+    def misfit(model: PointFn, points, args: Args = None) -> Array:
+        check_points(f"{where}: points", points)
+        field = _selected(where, model, components, points)
+        _check_target(
+            f"{where}(g=...)", _at_point(field, points), _at_point(target, points)
+        )
+        return jax.vmap(lambda x: field(x) - target(x))(points)
+
+    return misfit
+
+
+def _components(where: str, components) -> tuple[int, ...] | None:
+    if components is None:
+        return None
+    try:
+        indices = tuple(components)
+    except TypeError:
+        indices = ()
+    if not indices or not all(
+        isinstance(i, int | np.integer) and not isinstance(i, bool) for i in indices
+    ):
+        raise bad_argument(
+            where,
+            "a non-empty sequence of int output indices",
+            components,
+            "Pass e.g. components=(0, 1) for the first two outputs of the field.",
+        )
+    return tuple(int(i) for i in indices)
+
+
+def _selected(where: str, model: PointFn, components, points: Array) -> PointFn:
+    """`model`, or `x -> model(x)[components]` after checking the indices."""
+    if components is None:
+        return model
+    shape = _at_point(model, points).shape
+    if len(shape) != 1 or not all(-shape[0] <= i < shape[0] for i in components):
+        raise bad_argument(
+            f"{where}(components=...)",
+            f"indices of the outputs of a vector field (the field's output shape "
+            f"is {shape})",
+            components,
+            "Use components only with a vector field u(x) -> (m,), with indices "
+            "in range(m).",
+        )
+    index = np.asarray(components)
+    return lambda x: model(x)[index]
+
+
+def dirichlet(g=0.0, *, components: Sequence[int] | None = None) -> LeastSquaresTerm:
     r"""Dirichlet condition $u = g$ on boundary points: $\frac1n\sum_k \|u(x_k) - g(x_k)\|^2$.
 
-    **Arguments:** `g`: a point function or a number (default 0).
+    For a vector field, $g$ gives every output, or a number sets them all; with
+    `components` $=(i_1, \dots, i_c)$ only those outputs are matched,
+    $\frac1n\sum_k \sum_j (u_{i_j}(x_k) - g_j(x_k))^2$ (e.g. the velocity of a
+    velocity–pressure field).
+
+    **Arguments:**
+
+    - `g`: a point function `g(x)` returning a scalar or the outputs' shape `(m,)`
+      (`(c,)` with `components`), or a number (default 0). It must compute in the
+      model's dtype (or return Python numbers).
+    - `components`: output indices of a vector field to constrain (keyword-only).
+
+    **Returns:** a `LeastSquaresTerm` that reads no `args` (`accepts` is empty).
+
+    **Raises:** at trace time, `ValueError` if the target's shape does not fit the
+    field's output (or the selected components), `TypeError` if its float dtype is
+    not the field's.
 
     !!! example
 
         ```python
         bc = pl.losses.dirichlet(0.0)
+        # u = (u_x, u_y, p): no-slip on the velocity only
+        wall = pl.losses.dirichlet(lambda x: jnp.zeros(2, x.dtype), components=(0, 1))
         ```
     """
-    target = _target("pinnlib.losses.dirichlet(g=...)", g)
-
-    def misfit(model: PointFn, points, args: Args = None) -> Array:
-        check_points("pinnlib.losses.dirichlet: points", points)
-        return jax.vmap(lambda x: model(x) - target(x))(points)
-
-    return least_squares(misfit)
+    where = "pinnlib.losses.dirichlet"
+    components = _components(f"{where}(components=...)", components)
+    return least_squares(_value_misfit(where, g, components), accepts=())
 
 
 def initial(g, *, velocity=None) -> LeastSquaresTerm:
@@ -104,7 +230,13 @@ def initial(g, *, velocity=None) -> LeastSquaresTerm:
     in time (wave), pass `velocity` $h$ to add $\frac1n\sum_k (u_t - h)^2$.
 
     **Arguments:** `g`: point function (of the whole point) or number; `velocity`:
-    optional point function or number (keyword-only).
+    optional point function or number (keyword-only). Both must compute in the
+    model's dtype and have the field's output shape (or be scalars).
+
+    **Returns:** a `LeastSquaresTerm` that reads no `args`.
+
+    **Raises:** at trace time, `ValueError` for a target of another shape than the
+    field's output, `TypeError` for one of another float dtype.
 
     !!! example
 
@@ -112,18 +244,22 @@ def initial(g, *, velocity=None) -> LeastSquaresTerm:
         ic = pl.losses.initial(lambda p: -jnp.sin(jnp.pi * p[0]))
         ```
     """
-    value = dirichlet(g)
+    where = "pinnlib.losses.initial"
+    value = _value_misfit(where, g, None)
     if velocity is None:
-        return value
-    rate = _target("pinnlib.losses.initial(velocity=...)", velocity)
+        return least_squares(value, accepts=())
+    rate = _target(f"{where}(velocity=...)", velocity)
 
     def misfit(model: PointFn, points, args: Args = None) -> Array:
+        values = value(model, points, args)
+        _check_target(
+            f"{where}(velocity=...)", _at_point(model, points), _at_point(rate, points)
+        )
         u_t = jax.vmap(lambda x: partials(model, x, (-1,))[0] - rate(x))(points)
-        values = value.misfit(model, points, args)
         n = points.shape[0]
         return jnp.concatenate([values.reshape(n, -1), u_t.reshape(n, -1)], axis=1)
 
-    return least_squares(misfit)
+    return least_squares(misfit, accepts=())
 
 
 def neumann(
@@ -131,9 +267,11 @@ def neumann(
 ) -> LeastSquaresTerm:
     r"""Neumann condition $\partial u/\partial n = \nabla u \cdot n = g$ on boundary points.
 
-    **Arguments:** `g`: point function or number; `normal`: the outward unit normal,
-    a fixed sequence of $d$ floats (one face) or a point function `x -> (d,)`
-    (keyword-only). Forward-mode gradient.
+    **Arguments:** `g`: point function or number, in the model's dtype; `normal`:
+    the outward unit normal, a fixed sequence of $d$ floats (one face) or a point
+    function `x -> (d,)` in the points' dtype (keyword-only). Forward-mode gradient.
+
+    **Returns:** a `LeastSquaresTerm` that reads no `args`.
 
     !!! example
 
@@ -141,7 +279,8 @@ def neumann(
         right = pl.losses.neumann(0.0, normal=(1.0, 0.0))   # u_x = 0 on x = 1
         ```
     """
-    target = _target("pinnlib.losses.neumann(g=...)", g)
+    where = "pinnlib.losses.neumann"
+    target = _target(f"{where}(g=...)", g)
     if callable(normal):
         normal_fn = normal
     else:
@@ -149,21 +288,24 @@ def neumann(
         normal_fn = lambda x: jnp.asarray(fixed, x.dtype)  # noqa: E731
 
     def misfit(model: PointFn, points, args: Args = None) -> Array:
-        check_points("pinnlib.losses.neumann: points", points)
-        n = jax.eval_shape(
-            normal_fn, jax.ShapeDtypeStruct(points.shape[1:], points.dtype)
-        )
+        check_points(f"{where}: points", points)
+        n = _at_point(normal_fn, points)
         if n.shape != points.shape[1:]:
             raise bad_argument(
-                "pinnlib.losses.neumann(normal=...)",
+                f"{where}(normal=...)",
                 f"a normal with {points.shape[1]} components (one per coordinate)",
                 n.shape,
                 "Give the outward normal in the points' coordinates.",
             )
+        coordinates = jax.ShapeDtypeStruct(points.shape[1:], points.dtype)
+        _check_target(f"{where}(normal=...)", coordinates, n)
+        _check_target(
+            f"{where}(g=...)", _at_point(model, points), _at_point(target, points)
+        )
         flux = lambda x: gradient(model)(x) @ normal_fn(x) - target(x)  # noqa: E731
         return jax.vmap(flux)(points)
 
-    return least_squares(misfit)
+    return least_squares(misfit, accepts=())
 
 
 def periodic(*, axis: int, period: float, derivatives: int = 1) -> LeastSquaresTerm:
@@ -213,7 +355,7 @@ def periodic(*, axis: int, period: float, derivatives: int = 1) -> LeastSquaresT
 
         return jax.vmap(mismatch)(points)
 
-    return least_squares(misfit)
+    return least_squares(misfit, accepts=())
 
 
 def data() -> LeastSquaresTerm:
@@ -250,4 +392,4 @@ def data() -> LeastSquaresTerm:
             )
         return predicted - values
 
-    return least_squares(misfit)
+    return least_squares(misfit, accepts=())
