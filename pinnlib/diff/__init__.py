@@ -1,5 +1,10 @@
-"""Differential operators on point functions (forward-mode AD, fused for MLPs)."""
+"""Differential operators on point functions (forward-mode AD, fused Taylor streams).
 
+A field opts into the fused path with a ``taylor_streams`` method built from the
+blocks in ``pinnlib.diff.taylor``.
+"""
+
+from . import taylor as taylor
 from ._operators import (
     divergence as divergence,
     gradient as gradient,

@@ -58,8 +58,9 @@ def partial(u: PointFn, *axes: int, fused: bool | None = None) -> PointFn:
 def gradient(u: PointFn, *, axes: Sequence[int] | None = None) -> PointFn:
     r"""The gradient $\nabla u = (\partial u / \partial x_i)_i$ of a scalar field.
 
-    Forward mode: one JVP per coordinate (fused for MLP fields). With `axes`, only
-    those coordinates (e.g. the space part of a space-time point).
+    Forward mode: one JVP per coordinate (fused for fields that opt in, see
+    `partials`). With `axes`, only those coordinates (e.g. the space part of a
+    space-time point).
 
     **Arguments:** `u`: scalar point function; `axes`: coordinates, default all
     (keyword-only).
@@ -102,7 +103,8 @@ def jacobian(u: PointFn, *, axes: Sequence[int] | None = None) -> PointFn:
 def hessian(u: PointFn, *, axes: Sequence[int] | None = None) -> PointFn:
     r"""The Hessian $H_{ij} = \partial^2 u / \partial x_i \partial x_j$ of a scalar field.
 
-    Forward over forward mode (fused for MLP fields); symmetric by construction.
+    Forward over forward mode (fused for fields that opt in, see `partials`);
+    symmetric by construction.
 
     **Returns:** a point function `x -> (k, k)` with `k = len(axes)`.
 
@@ -130,7 +132,7 @@ def hessian(u: PointFn, *, axes: Sequence[int] | None = None) -> PointFn:
 def laplacian(u: PointFn, *, axes: Sequence[int] | None = None) -> PointFn:
     r"""The Laplacian $\Delta u = \sum_{i \in \text{axes}} \partial^2 u / \partial x_i^2$.
 
-    Forward over forward mode, fused for MLP fields (only the diagonal second
+    Forward over forward mode, fused for fields that opt in (only the diagonal second
     derivatives are formed). For space-time points pass the space axes so that
     $t$ is excluded; vector fields are handled componentwise.
 

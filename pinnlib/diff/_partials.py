@@ -71,15 +71,18 @@ def partials(
 
     **AD mode.** Forward mode throughout (PINN points have few coordinates, so
     forward mode beats reverse mode: one Jacobian–vector product per direction).
-    For MLP-type fields (`eqx.nn.MLP`, `pinnlib.nn.ModifiedMLP`,
-    `pinnlib.nn.FactorizedMLP`, or an `eqx.nn.Sequential` of input embeddings ending
-    in one) and orders $\le 2$, the value and derivative streams are pushed
-    through the layers together — one matmul per layer for all streams (Taylor mode,
-    "forward Laplacian" style; see `benchmarks/operators_speed.py`). Otherwise, and
-    for higher orders, nested `jax.jvp`, where an index that prefixes another (`(0,)`
-    and `(0, 0)`) shares its nest. Measured on the Burgers and Allen–Cahn residual
-    gradients (2540 points, MLP 2-32-32-32-1): fused 1.3x faster than both nested
-    `jax.jvp` and reverse mode, which are on par.
+    For orders $\le 2$ and a field that opts in — one with a `taylor_streams`
+    method (see `pinnlib.diff.taylor`), as `pinnlib.nn.ModifiedMLP` and
+    `pinnlib.nn.FactorizedMLP` have, an `eqx.nn.MLP`, or an `eqx.nn.Sequential`
+    ending in one of these behind input embeddings — the value and derivative
+    streams are pushed through the layers together: the activation and its
+    derivatives are evaluated once per layer and shared, with one small matmul per
+    stream and layer (Taylor mode, "forward Laplacian" style; see
+    `benchmarks/operators_speed.py`). Otherwise, and for higher orders, nested
+    `jax.jvp`, where an index that prefixes another (`(0,)` and `(0, 0)`) shares its
+    nest. Measured on the Burgers and Allen–Cahn residual gradients (2540 points,
+    MLP 2-32-32-32-1): fused 1.3x faster than both nested `jax.jvp` and reverse
+    mode, which are on par.
 
     **Arguments:**
 
@@ -112,9 +115,11 @@ def partials(
     if fused and not can_fuse:
         raise bad_argument(
             "pinnlib.diff.partials(fused=True)",
-            "an MLP field and derivative orders <= 2",
-            type(u).__name__,
-            "Pass fused=None to fall back to nested jax.jvp.",
+            "a field with a taylor_streams method (or an eqx.nn.MLP) and "
+            "derivative orders <= 2",
+            f"{type(u).__name__} and orders {[len(i) for i in idx]}",
+            "Pass fused=None to fall back to nested jax.jvp, or give the field's "
+            "class a taylor_streams method (see pinnlib.diff.taylor).",
         )
     if can_fuse and fused is not False:
         return fused_partials(u, x, idx)

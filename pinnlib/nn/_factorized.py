@@ -15,6 +15,7 @@ from jaxtyping import Array, Float, PRNGKeyArray
 
 from .._dtypes import resolve_dtype
 from .._errors import bad_argument, check_positive_int
+from ..diff import taylor
 from ._mlp import activation_fn, check_sizes
 
 DEFAULT_FACTORIZATION = (1.0, 0.1)  # (mean, std) of s, as in the paper and jaxpi
@@ -121,6 +122,10 @@ class FactorizedLinear(eqx.Module):
         return self.weight @ x + self.bias
 
 
+def _first(a: Array) -> Array:
+    return a[0]
+
+
 def _dense(
     where: str,
     key: PRNGKeyArray,
@@ -154,6 +159,9 @@ class FactorizedMLP(eqx.Module):
     **Attributes:** `layers` (a tuple of `FactorizedLinear`, the hidden layers then
     the output layer), `activation` (a callable), `out_size` (`"scalar"` or an int).
 
+    Its `taylor_streams` method opts it into the fused derivative path of
+    `pinnlib.diff` (see `pinnlib.diff.taylor`).
+
     !!! example
 
         ```python
@@ -171,6 +179,19 @@ class FactorizedMLP(eqx.Module):
             x = self.activation(layer(x))
         y = self.layers[-1](x)
         return y[0] if self.out_size == "scalar" else y
+
+    def taylor_streams(
+        self,
+        value: Float[Array, " d"],
+        first: dict[int, Float[Array, " d"]],
+        second: dict[tuple[int, int], Float[Array, " d"]],
+    ) -> taylor.Streams:
+        """`__call__` on second-order Taylor streams (see `pinnlib.diff.taylor`)."""
+        h = (value, first, second)
+        for layer in self.layers[:-1]:
+            h = taylor.activate(self.activation, taylor.dense(layer, h))
+        y = taylor.dense(self.layers[-1], h)
+        return taylor.linear(_first, y) if self.out_size == "scalar" else y
 
 
 def factorized_mlp(
