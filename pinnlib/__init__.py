@@ -26,16 +26,22 @@ from . import (
 )
 from .train import (
     RESULTS as RESULTS,
+    Coefficient as Coefficient,
     FitResult as FitResult,
     NonFiniteError as NonFiniteError,
+    Run as Run,
+    Training as Training,
     TrainState as TrainState,
     draw_batch as draw_batch,
     fit as fit,
     init_state as init_state,
     make_step as make_step,
+    run as run,
     run_steps as run_steps,
     save_history as save_history,
     switch_optimizer as switch_optimizer,
+    trainable as trainable,
+    training as training,
 )
 
 try:

@@ -142,10 +142,10 @@ def test_gauss_newton_bad_arguments():
     )
     with pytest.raises(ValueError, match=r"least_squares"):
         pl.make_step(loss, opt)(state, {"pde": jnp.zeros((3, 1))})
-    # Wrapped in a chain, it does not get the residuals: a clear error, not a crash.
+    # Called by hand without the residuals: a clear error, not a crash.
     chained = optax.chain(optax.clip_by_global_norm(1.0), opt)
     params = eqx.filter(state.model, eqx.is_inexact_array)
-    with pytest.raises(TypeError, match=r"residual_fn.*make_step"):
+    with pytest.raises(TypeError, match=r"residual_fn.*pl.training"):
         chained.update(params, chained.init(params), params)
 
 

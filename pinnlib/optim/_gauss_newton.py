@@ -32,6 +32,11 @@ class GaussNewtonState(NamedTuple):
     learning_rate: Float[Array, ""]
     damping: Float[Array, ""]
 
+    # The least-squares protocol: a training step that finds this state anywhere in
+    # the optimizer state (also inside optax.chain or a wrapper) passes `update` the
+    # residual vector and its Jacobian as `residual_fn` and `jacobian_fn`.
+    needs_residuals = True
+
 
 class GaussNewton(optax.GradientTransformationExtraArgs):
     """The optax transformation returned by `pinnlib.optim.gauss_newton`.
@@ -169,10 +174,9 @@ def gauss_newton(
         if None in (params, value, value_fn, residual_fn, jacobian_fn):
             raise TypeError(
                 "pinnlib.optim.gauss_newton(...).update: needs `params` and the "
-                "keyword arguments value, value_fn, residual_fn and jacobian_fn. "
-                "Pass the transformation itself to pl.make_step(loss, optimizer), "
-                "which provides them (not wrapped in optax.chain or another "
-                "transformation)."
+                "keyword arguments value, value_fn, residual_fn and jacobian_fn, "
+                "which the step of pl.training(loss, optimizer) passes (also when "
+                "the optimizer is inside optax.chain or a wrapper)."
             )
         flat, unravel = ravel_pytree(params)
 

@@ -19,6 +19,7 @@ from ._loop import _run_chunk
 from ._results import RESULTS, FitResult, NonFiniteError, nonfinite_message
 from ._state import TrainState
 from ._step import Step
+from ._training import Training, step_of
 
 
 def _check_fit_args(num_steps, chunk_size, resample_every, patience, batch, args):
@@ -41,7 +42,7 @@ def _check_fit_args(num_steps, chunk_size, resample_every, patience, batch, args
 
 
 def fit(
-    step: Step,
+    step: Training | Step,
     state: TrainState,
     batch: PyTree | Callable,
     num_steps: int,
@@ -156,6 +157,7 @@ def fit(
         result.history["step"]  # 0, 1, ..., 21_999
         ```
     """
+    step = step_of("pinnlib.fit(training=...)", step)
     num_steps, chunk = _check_fit_args(
         num_steps, chunk_size, resample_every, patience, batch, args
     )
@@ -217,6 +219,7 @@ def fit(
                 jnp.asarray(active, jnp.int32),
                 chunk,
                 resample_every,
+                jnp.int32(int(RESULTS.successful)),
             )
             code = RESULTS(int(chunk_code))
             taken = (

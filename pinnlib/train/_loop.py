@@ -1,4 +1,4 @@
-"""Scanned steps: ``run_steps`` (public building block) and the chunk ``fit`` runs."""
+"""Scanned steps: `run` (a whole guarded run), `run_steps`, and the chunk `fit` runs."""
 
 import functools
 from collections.abc import Callable
@@ -7,12 +7,16 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import optax
+from equinox.internal import unvmap_any
 from jaxtyping import Array, Bool, Int, PyTree
 
 from .._custom_types import Args
+from .._errors import bad_argument, check_positive_int
 from ._results import RESULTS
 from ._state import TrainState
 from ._step import Step
+from ._training import step_of
+from ._vmap import periodic, where
 
 
 def run_steps(
@@ -105,7 +109,7 @@ def _guard(current: TrainState, new: TrainState, metrics: dict) -> Int[Array, ""
     """
     names = {"loss", *current.weights}
     loss_ok = _all_finite([v for k, v in metrics.items() if k in names])
-    state_ok = _all_finite(new.model) & ~_became_nonfinite(
+    state_ok = _all_finite((new.model, new.coefficients)) & ~_became_nonfinite(
         current.opt_state, new.opt_state
     )
     accept = state_ok & (_all_finite(metrics) | _skipped_on_purpose(new.opt_state))
@@ -125,14 +129,20 @@ def _run_chunk(
     num_active: Int[Array, ""],
     length: int,
     resample_every: int | None,
+    code: Int[Array, ""],
 ):
     """`length` scanned steps, guarded against non-finite values.
 
-    Steps at index >= num_active are skipped (no-ops). A step whose metrics, model
-    or optimizer state are non-finite (see `_guard`) is not applied: the state
-    before it is kept, its code and step are recorded, and the remaining steps are
-    skipped. With a sampler, `batch` is None and the points are derived from the
-    state, so the compiled chunk's inputs have the same structure on every call.
+    Steps at index >= num_active are skipped (no-ops), and so are all steps if
+    `code` is not `successful` on entry. A step whose metrics, model or optimizer
+    state are non-finite (see `_guard`) is not applied: the state before it is kept,
+    its code and step are recorded, and the remaining steps are skipped. With a
+    sampler, `batch` is None and the points are derived from the state, so the
+    compiled chunk's inputs have the same structure on every call.
+
+    Under `jax.vmap` each member has its own code and stops at its own failure; the
+    steps run while any member is active, and resampling costs what it costs
+    without vmap (see `periodic`).
 
     Returns `(state, metrics, code, failed_step)`; the failing step's metrics are in
     `metrics` at index `failed_step - state.step`.
@@ -140,32 +150,150 @@ def _run_chunk(
     dynamic, static = eqx.partition(state, eqx.is_array)
     if sampler is not None:
         batch = draw_batch(sampler, state, resample_every)
+    success = int(RESULTS.successful)
 
-    def advance(dyn, batch, code, failed):
+    def advance(dyn, batch, code, failed, go):
         current = eqx.combine(dyn, static)
         if sampler is not None and resample_every:
-            batch = jax.lax.cond(
-                current.step % resample_every == 0,
-                lambda: draw_batch(sampler, current, resample_every),
-                lambda: batch,
+            due = current.step % resample_every == 0
+            batch = periodic(
+                due, lambda: draw_batch(sampler, current, resample_every), batch
             )
         new_state, metrics = step(current, batch, args)
-        code = _guard(current, new_state, metrics)
-        ok = code == int(RESULTS.successful)
+        step_code = _guard(current, new_state, metrics)
+        ok = go & (step_code == success)
         new_dyn = eqx.filter(new_state, eqx.is_array)
         dyn = jax.lax.cond(ok, lambda: new_dyn, lambda: dyn)
-        return dyn, batch, code, jnp.where(ok, failed, current.step), metrics
+        code = jnp.where(go, step_code, code)
+        failed = jnp.where(go & ~ok, current.step, failed)
+        metrics = where(go, metrics, _nan_like(metrics))
+        return dyn, batch, code, failed, metrics
 
-    def skip(dyn, batch, code, failed):
-        metrics = jax.eval_shape(lambda: advance(dyn, batch, code, failed)[-1])
-        nan = jax.tree.map(lambda m: jnp.full(m.shape, jnp.nan, m.dtype), metrics)
-        return dyn, batch, code, failed, nan
+    def skip(dyn, batch, code, failed, go):
+        metrics = jax.eval_shape(lambda: advance(dyn, batch, code, failed, go)[-1])
+        return dyn, batch, code, failed, _nan_like(metrics)
 
     def body(carry, index):
-        go = (index < num_active) & (carry[2] == int(RESULTS.successful))
-        *carry, metrics = jax.lax.cond(go, advance, skip, *carry)
+        go = (index < num_active) & (carry[2] == success)
+        *carry, metrics = jax.lax.cond(unvmap_any(go), advance, skip, *carry, go)
         return tuple(carry), metrics
 
-    init = (dynamic, batch, jnp.int32(int(RESULTS.successful)), jnp.int32(-1))
+    init = (dynamic, batch, jnp.asarray(code, jnp.int32), jnp.int32(-1))
     (dynamic, _, code, failed), metrics = jax.lax.scan(body, init, jnp.arange(length))
     return eqx.combine(dynamic, static), metrics, code, failed
+
+
+def _nan_like(metrics):
+    return jax.tree.map(lambda m: jnp.full(m.shape, jnp.nan, m.dtype), metrics)
+
+
+class Run(eqx.Module):
+    """What `pinnlib.run` returns: the state, every step's metrics and how it ended.
+
+    A pytree of arrays, so it is batched like its inputs under `jax.vmap`.
+
+    **Fields:**
+
+    - `state`: the final `TrainState`: after the last step, or the last finite state
+      (before the failing step) if a step was non-finite.
+    - `metrics`: `{name: (num_steps,)}`, the step's metrics (see
+      `pinnlib.make_step`); NaN for steps not taken.
+    - `result`: an int32 `pinnlib.RESULTS` code: `successful`, `nonfinite_loss` or
+      `nonfinite_update` (`pinnlib.RESULTS(int(run.result))`).
+    - `failed_step`: the step that was non-finite (int32), or -1.
+
+    !!! example
+
+        ```python
+        out = pl.run(training, state, batch, 1000, args={"nu": nu})
+        out.state, out.metrics["loss"], pl.RESULTS(int(out.result))
+        ```
+    """
+
+    state: TrainState
+    metrics: dict[str, Array]
+    result: Int[Array, ""]
+    failed_step: Int[Array, ""]
+
+
+def run(
+    training,
+    state: TrainState,
+    batch: PyTree | Callable,
+    num_steps: int,
+    *,
+    args: Args = None,
+    resample_every: int | None = None,
+    result: Int[Array, ""] | int = 0,
+) -> Run:
+    r"""A whole guarded training run as one pure, compiled function that transforms.
+
+    Runs `num_steps` steps of `training` inside one `jax.lax.scan`, with the
+    non-finite guard of `pinnlib.fit`: a step whose loss, terms, model or optimizer
+    state is NaN or infinite is not applied, the run keeps the last finite state
+    and records why (`Run.result`) and where (`Run.failed_step`), and the remaining
+    steps are skipped. With a sampler as `batch`, the points are redrawn from
+    `state.key` every `resample_every` steps inside the scan
+    (`pinnlib.draw_batch`). Weighting and sampling strategies update on their own
+    schedules, by the global step count `state.step`.
+
+    It transforms: `jax.vmap` / `eqx.filter_vmap` it over a batch of states (seeds,
+    initialisations: an ensemble), of `args` (a coefficient sweep) or of optimizer
+    hyper-parameters (`optax.inject_hyperparams`), and every member gives the
+    numbers of its own unbatched run. Each member keeps its own result code and
+    stops being updated at its own first non-finite step while the others go on.
+    Periodic work (strategy updates, resampling) runs under a `lax.cond` on whether
+    any member is due, so it costs the same under vmap as without it.
+
+    **Arguments:**
+
+    - `training`: a `pinnlib.training(...)` value (or a step function from
+      `pinnlib.make_step`).
+    - `state`: the `TrainState` to start from.
+    - `batch`: fixed points `{term: (n, d)}`, or a sampler `key -> batch`.
+    - `num_steps`: a Python int (static).
+    - `args`: coefficients for the loss (keyword-only).
+    - `resample_every`: redraw a sampler's points every this many steps (static).
+    - `result`: the code of an earlier run of this state; a state whose code is
+      not `successful` (0) is not stepped (keyword-only).
+
+    **Returns:** a `Run` (state, metrics, result, failed_step).
+
+    !!! example
+
+        ```python
+        training = pl.training(loss, optax.adam(1e-3))
+        keys = jax.random.split(jax.random.key(0), 8)
+        states = eqx.filter_vmap(
+            lambda k: training.init(pl.nn.mlp(2, 32, 3, key=k), key=k)
+        )(keys)
+        runs = eqx.filter_vmap(
+            lambda s: pl.run(training, s, batch, 1000, args={"nu": nu})
+        )(states)
+        runs.metrics["loss"][:, -1]    # the final loss of each member
+        ```
+    """
+    step = step_of("pinnlib.run(training=...)", training)
+    num_steps = check_positive_int("pinnlib.run(num_steps=...)", num_steps)
+    sampler = batch if callable(batch) else None
+    if resample_every is not None:
+        check_positive_int("pinnlib.run(resample_every=...)", resample_every)
+        if sampler is None:
+            raise bad_argument(
+                "pinnlib.run(resample_every=...)",
+                "a sampler as `batch`",
+                type(batch).__name__,
+                "Pass a sampler (key -> batch), e.g. pl.domains.sampler(...), to redraw.",
+            )
+    state, metrics, code, failed = _run_chunk(
+        step,
+        sampler,
+        state,
+        None if sampler is not None else batch,
+        args,
+        jnp.asarray(num_steps, jnp.int32),
+        num_steps,
+        resample_every,
+        jnp.asarray(result, jnp.int32),
+    )
+    return Run(state, metrics, code, failed)

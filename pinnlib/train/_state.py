@@ -11,6 +11,7 @@ from .._dtypes import float_dtype, resolve_dtype
 from .._errors import bad_argument
 from ..losses import CompositeLoss
 from ..sampling._base import sampling_key
+from ._coefficients import Coefficient, check_coefficients
 
 
 class TrainState(eqx.Module):
@@ -31,6 +32,8 @@ class TrainState(eqx.Module):
     - `points`: the collocation points owned by a sampling strategy
       (`pinnlib.sampling`), `{term: (n, d)}`, or `None`.
     - `sampling_state`: that strategy's state, or `None`.
+    - `coefficients`: trainable coefficients `{name: pinnlib.trainable(...)}`
+      learned with the model (an inverse problem), or `None`.
 
     !!! example
 
@@ -49,6 +52,20 @@ class TrainState(eqx.Module):
     weighting_state: PyTree = None
     points: dict[str, Float[Array, "_n _d"]] | None = None
     sampling_state: PyTree = None
+    coefficients: dict[str, Coefficient] | None = None
+
+
+def trainables(model, coefficients) -> PyTree:
+    """What the optimizer updates: the model's inexact arrays (and the coefficients').
+
+    Without trainable coefficients this is `eqx.filter(model, eqx.is_inexact_array)`,
+    so optimizer states are as in plain optax; with them, the pair
+    `(model params, coefficient params)`.
+    """
+    params = eqx.filter(model, eqx.is_inexact_array)
+    if not coefficients:
+        return params
+    return params, eqx.filter(coefficients, eqx.is_inexact_array)
 
 
 def check_loss(where: str, loss) -> None:
@@ -71,6 +88,7 @@ def init_state(
     weights: dict | None = None,
     weighting=None,
     sampling=None,
+    coefficients: dict[str, Coefficient] | None = None,
 ) -> TrainState:
     r"""Build the initial `TrainState` for `model`, `optimizer` and `loss`.
 
@@ -90,6 +108,8 @@ def init_state(
     - `sampling`: a `pinnlib.sampling` strategy whose initial points and state to
       draw, from a key derived from `key` (keyword-only, optional; pass the same
       one to `make_step`).
+    - `coefficients`: trainable coefficients `{name: pinnlib.trainable(...)}`,
+      optimized with the model (keyword-only, optional).
 
     **Returns:** a `TrainState` with `step = 0`.
 
@@ -100,8 +120,10 @@ def init_state(
         ```
     """
     check_loss("pinnlib.init_state(loss=...)", loss)
-    params = eqx.filter(model, eqx.is_inexact_array)
-    dtype = float_dtype(params)
+    coefficients = check_coefficients(
+        "pinnlib.init_state(coefficients=...)", coefficients
+    )
+    dtype = float_dtype(eqx.filter(model, eqx.is_inexact_array))
     if weights is None:
         weights = loss.init_weights(dtype)
     elif set(weights) != set(loss.names):
@@ -125,13 +147,14 @@ def init_state(
             )
     return TrainState(
         model=model,
-        opt_state=optimizer.init(params),
+        opt_state=optimizer.init(trainables(model, coefficients)),
         weights=weights,
         key=key,
         step=jnp.zeros((), jnp.int32),
         weighting_state=None if weighting is None else weighting.init(weights),
         points=points,
         sampling_state=sampling_state,
+        coefficients=coefficients,
     )
 
 
@@ -169,13 +192,13 @@ def switch_optimizer(
         dtype = resolve_dtype("pinnlib.switch_optimizer", dtype)
         cast = lambda x: x.astype(dtype) if eqx.is_inexact_array(x) else x  # noqa: E731
         state = eqx.tree_at(
-            lambda s: (s.model, s.weights, s.points),
+            lambda s: (s.model, s.weights, s.points, s.coefficients),
             state,
             tuple(
                 jax.tree.map(cast, x)
-                for x in (state.model, state.weights, state.points)
+                for x in (state.model, state.weights, state.points, state.coefficients)
             ),
             is_leaf=lambda x: x is None,
         )
-    params = eqx.filter(state.model, eqx.is_inexact_array)
+    params = trainables(state.model, state.coefficients)
     return eqx.tree_at(lambda s: s.opt_state, state, optimizer.init(params))

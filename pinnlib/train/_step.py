@@ -12,11 +12,13 @@ from .._custom_types import Args
 from .._dtypes import float_dtype
 from .._errors import bad_argument, check_positive_int
 from ..losses import residual_jacobian
-from ..optim import GaussNewton
 from ..sampling import SamplingContext
 from ..sampling._base import sampling_key
 from ..weighting import WeightingContext
+from ._coefficients import with_coefficients
+from ._jacobian import joint_residual_jacobian
 from ._state import TrainState, check_loss
+from ._vmap import periodic
 
 Step = Callable[[TrainState, PyTree, Args], tuple[TrainState, dict[str, Array]]]
 
@@ -78,8 +80,8 @@ def _same_types(new, old):
 def _updated_weights(weighting, every, state, context):
     """The weights and strategy state after this step (updated every `every` steps).
 
-    The outputs keep the dtypes of the inputs, so both branches of the `lax.cond`
-    agree and the compiled loop's carry never changes type.
+    The outputs keep the dtypes of the inputs, so both branches agree and the
+    compiled loop's carry never changes type.
     """
 
     def update():
@@ -91,16 +93,14 @@ def _updated_weights(weighting, every, state, context):
         inner = _same_types(inner, state.weighting_state)
         return weights, inner
 
-    def keep():
-        return dict(state.weights), state.weighting_state
-
-    return jax.lax.cond(state.step % every == 0, update, keep)
+    old = (dict(state.weights), state.weighting_state)
+    return periodic(state.step % every == 0, update, old)
 
 
 def _updated_points(sampling, every, state, loss, args):
     """The strategy's points and state at this step (updated at steps every, 2 every...).
 
-    Shapes and dtypes are kept, so both branches of the `lax.cond` agree.
+    Shapes and dtypes are kept, so both branches agree.
     """
 
     def update():
@@ -115,7 +115,7 @@ def _updated_points(sampling, every, state, loss, args):
         points, inner = sampling.update(state.sampling_state, context)
         if set(points) != set(state.points):
             raise bad_argument(
-                "pinnlib.make_step(sampling=...)",
+                "pinnlib.training(sampling=...)",
                 f"an update returning points for {sorted(state.points)}",
                 sorted(points),
                 "Return the same point sets that the strategy's init returned.",
@@ -127,11 +127,236 @@ def _updated_points(sampling, every, state, loss, args):
         inner = _same_types(inner, state.sampling_state)
         return points, inner
 
-    def keep():
-        return dict(state.points), state.sampling_state
+    old = (dict(state.points), state.sampling_state)
+    return periodic((state.step > 0) & (state.step % every == 0), update, old)
 
-    refresh = (state.step > 0) & (state.step % every == 0)
-    return jax.lax.cond(refresh, update, keep)
+
+def _check_opt_state(init, opt_state, params) -> None:
+    """Raise if `opt_state` is not the state `init(params)` of the optimizer makes."""
+    expected = jax.eval_shape(init, params)
+    if jax.tree.structure(expected) != jax.tree.structure(opt_state):
+        raise TypeError(
+            "pinnlib.training(...).step(state=...): the state's optimizer state is "
+            f"{_describe(opt_state)}, but this training's optimizer makes "
+            f"{_describe(expected)}. Start the state with this training: "
+            "training.init(model, key=...), or continue another phase's state with "
+            "training.switch(state)."
+        )
+
+
+def needs_residuals(opt_state) -> bool:
+    """Whether a state inside `opt_state` declares `needs_residuals = True`.
+
+    The protocol of least-squares optimizers (Gauss–Newton, natural gradient): the
+    optimizer's state (a node anywhere in the optimizer state, so it is found inside
+    `optax.chain` and wrappers) has the class attribute `needs_residuals = True`,
+    and its `update` then receives the keyword arguments `residual_fn` and
+    `jacobian_fn`.
+    """
+    marked = lambda x: getattr(type(x), "needs_residuals", False) is True  # noqa: E731
+    return any(marked(x) for x in jax.tree.leaves(opt_state, is_leaf=marked))
+
+
+def _check_weighting_state(weighting, state) -> None:
+    """Raise if the state's weighting state is not the one `weighting` makes."""
+    expected = jax.eval_shape(weighting.init, state.weights)
+    if jax.tree.structure(expected) != jax.tree.structure(state.weighting_state):
+        raise TypeError(
+            "pinnlib.training(weighting=...).step(state=...): the state's weighting "
+            f"state is {jax.tree.structure(state.weighting_state)}, but this "
+            f"training's strategy makes {jax.tree.structure(expected)}. Start the "
+            "state with this training (training.init) or continue it with "
+            "training.switch(state)."
+        )
+
+
+def _describe(opt_state) -> str:
+    """The type names of an optimizer state, e.g. `(ScaleByAdamState, EmptyState)`."""
+    if type(opt_state) in (tuple, list):
+        return "(" + ", ".join(_describe(x) for x in opt_state) + ")"
+    return type(opt_state).__name__
+
+
+def _coefficient_metrics(coefficients) -> dict[str, Array]:
+    """`{"coef:name": value}` (one entry per element of an array coefficient)."""
+    out = {}
+    for name, c in (coefficients or {}).items():
+        value = jax.lax.stop_gradient(c.value)
+        if value.ndim == 0:
+            out[f"coef:{name}"] = value
+        else:
+            for i, v in enumerate(value.reshape(-1)):
+                out[f"coef:{name}[{i}]"] = v
+    return out
+
+
+def build_step(
+    loss,
+    optimizer: optax.GradientTransformation,
+    *,
+    reuse_value: bool = False,
+    weighting=None,
+    update_every: int = 1,
+    sampling=None,
+    sample_every: int = 1,
+    where: str = "pinnlib.training",
+) -> Step:
+    """The pure step of a training definition (see `pinnlib.training`)."""
+    check_loss(f"{where}(loss=...)", loss)
+    if not hasattr(optimizer, "update") or not hasattr(optimizer, "init"):
+        raise bad_argument(
+            f"{where}(optimizer=...)",
+            "an optax GradientTransformation",
+            type(optimizer).__name__,
+            "Pass e.g. optax.adam(1e-3) or optax.lbfgs().",
+        )
+    update_every = check_positive_int(f"{where}(update_every=...)", update_every)
+    sample_every = check_positive_int(f"{where}(sample_every=...)", sample_every)
+    if sampling is not None and reuse_value:
+        raise bad_argument(
+            f"{where}(reuse_value=True)",
+            "fixed points (no sampling strategy)",
+            "a sampling strategy",
+            "The stored loss belongs to the previous points; use reuse_value=False.",
+        )
+    init_optimizer = optimizer.init
+    optimizer = optax.with_extra_args_support(optimizer)
+
+    def step(
+        state: TrainState, batch: Mapping | None, args: Args = None
+    ) -> tuple[TrainState, dict[str, Float[Array, ""]]]:
+        if weighting is not None:
+            _check_weighting_state(weighting, state)
+        if sampling is not None:
+            if state.points is None:
+                raise bad_argument(
+                    f"{where}(sampling=...).step(state=...)",
+                    "a state holding the strategy's points",
+                    "state.points = None",
+                    "Build the state with training.init(...) of the same "
+                    "pl.training(..., sampling=strategy) (or pl.init_state(..., "
+                    "sampling=strategy)).",
+                )
+            points, sampling_state = _updated_points(
+                sampling,
+                sample_every,
+                state,
+                loss,
+                jax.lax.stop_gradient(with_coefficients(args, state.coefficients)),
+            )
+            state = eqx.tree_at(
+                lambda s: (s.points, s.sampling_state),
+                state,
+                (points, sampling_state),
+                is_leaf=lambda x: x is None,
+            )
+            batch = {**(batch or {}), **points}
+        # The optimizer updates the model's inexact arrays, and the trainable
+        # coefficients' when there are any (then as the pair (model, coefficients)).
+        joint, static = eqx.partition(
+            (state.model, state.coefficients), eqx.is_inexact_array
+        )
+        learns_coefficients = bool(state.coefficients)
+        params = joint if learns_coefficients else joint[0]
+        _check_opt_state(init_optimizer, state.opt_state, params)
+        _check_opt_state_dtypes(state.opt_state, params)
+
+        def split(p):
+            """(model, coefficients) at trainables `p`."""
+            return eqx.combine(p if learns_coefficients else (p, joint[1]), static)
+
+        def rebuild(p):
+            """(model, args with the coefficients' values) at trainables `p`."""
+            model, coefficients = split(p)
+            return model, with_coefficients(args, coefficients)
+
+        def evaluate(p):
+            model, full_args = rebuild(p)
+            return loss(model, batch, state.weights, full_args)
+
+        def in_model_dtypes(trial):
+            # Line searches (optax.lbfgs) may form trial points in a wider dtype
+            # (float64 step sizes under x64); evaluate them in the model's dtypes.
+            return jax.tree.map(lambda t, p: t.astype(p.dtype), trial, params)
+
+        def value_fn(trial):
+            return evaluate(in_model_dtypes(trial))[0]
+
+        def residual_fn(trial):
+            model, full_args = rebuild(in_model_dtypes(trial))
+            return loss.residuals(model, batch, state.weights, full_args)
+
+        def jacobian_fn(trial):
+            trial = in_model_dtypes(trial)
+            if not learns_coefficients:
+                model, full_args = rebuild(trial)
+                return residual_jacobian(loss, model, batch, state.weights, full_args)
+            return joint_residual_jacobian(loss, rebuild, trial, batch, state.weights)
+
+        if reuse_value:
+            stored, stored_grad = _stored_value_and_grad(
+                f"{where}(reuse_value=True)", state.opt_state
+            )
+            total, grads = jax.lax.cond(
+                jnp.isfinite(stored),
+                lambda: (
+                    stored.astype(float_dtype(params) or stored.dtype),
+                    stored_grad,
+                ),
+                lambda: jax.value_and_grad(value_fn)(params),
+            )
+            terms = evaluate(params)[1]
+        else:
+            (total, terms), grads = jax.value_and_grad(evaluate, has_aux=True)(params)
+        extra = {}
+        if needs_residuals(state.opt_state):
+            extra = {"residual_fn": residual_fn, "jacobian_fn": jacobian_fn}
+        updates, opt_state = optimizer.update(
+            grads,
+            state.opt_state,
+            params,
+            value=total,
+            grad=grads,
+            value_fn=value_fn,
+            **extra,
+        )
+        model, coefficients = split(optax.apply_updates(params, updates))
+        weights, weighting_state = state.weights, state.weighting_state
+        if weighting is not None:
+            context = WeightingContext(
+                loss,
+                state.model,
+                batch,
+                jax.lax.stop_gradient(with_coefficients(args, state.coefficients)),
+                terms,
+                state.weights,
+                state.step,
+            )
+            weights, weighting_state = _updated_weights(
+                weighting, update_every, state, context
+            )
+        new_state = eqx.tree_at(
+            lambda s: (
+                s.model,
+                s.opt_state,
+                s.step,
+                s.weights,
+                s.weighting_state,
+                s.coefficients,
+            ),
+            state,
+            (model, opt_state, state.step + 1, weights, weighting_state, coefficients),
+            is_leaf=lambda x: x is None,
+        )
+        metrics = {"loss": total, "grad_norm": optax.tree.norm(grads), **terms}
+        metrics.update({f"weight:{k}": w for k, w in state.weights.items()})
+        metrics.update(_coefficient_metrics(state.coefficients))
+        lr = _learning_rate(opt_state)
+        if lr is not None:
+            metrics["lr"] = lr
+        return new_state, metrics
+
+    return step
 
 
 def make_step(
@@ -206,123 +431,13 @@ def make_step(
         step = pl.make_step(loss, optax.chain(optax.clip_by_global_norm(1.0), adam))
         ```
     """
-    check_loss("pinnlib.make_step(loss=...)", loss)
-    if not hasattr(optimizer, "update") or not hasattr(optimizer, "init"):
-        raise bad_argument(
-            "pinnlib.make_step(optimizer=...)",
-            "an optax GradientTransformation",
-            type(optimizer).__name__,
-            "Pass e.g. optax.adam(1e-3) or optax.lbfgs().",
-        )
-    update_every = check_positive_int(
-        "pinnlib.make_step(update_every=...)", update_every
+    return build_step(
+        loss,
+        optimizer,
+        reuse_value=reuse_value,
+        weighting=weighting,
+        update_every=update_every,
+        sampling=sampling,
+        sample_every=sample_every,
+        where="pinnlib.make_step",
     )
-    sample_every = check_positive_int(
-        "pinnlib.make_step(sample_every=...)", sample_every
-    )
-    if sampling is not None and reuse_value:
-        raise bad_argument(
-            "pinnlib.make_step(reuse_value=True)",
-            "fixed points (no sampling strategy)",
-            "a sampling strategy",
-            "The stored loss belongs to the previous points; use reuse_value=False.",
-        )
-    least_squares = isinstance(optimizer, GaussNewton)
-    optimizer = optax.with_extra_args_support(optimizer)
-
-    def step(
-        state: TrainState, batch: Mapping | None, args: Args = None
-    ) -> tuple[TrainState, dict[str, Float[Array, ""]]]:
-        if sampling is not None:
-            if state.points is None:
-                raise bad_argument(
-                    "pinnlib.make_step(sampling=...)(state=...)",
-                    "a state holding the strategy's points",
-                    "state.points = None",
-                    "Build the state with pl.init_state(..., sampling=strategy).",
-                )
-            points, sampling_state = _updated_points(
-                sampling, sample_every, state, loss, args
-            )
-            state = eqx.tree_at(
-                lambda s: (s.points, s.sampling_state),
-                state,
-                (points, sampling_state),
-                is_leaf=lambda x: x is None,
-            )
-            batch = {**(batch or {}), **points}
-        params, static = eqx.partition(state.model, eqx.is_inexact_array)
-        _check_opt_state_dtypes(state.opt_state, params)
-
-        def evaluate(p):
-            return loss(eqx.combine(p, static), batch, state.weights, args)
-
-        def in_model_dtypes(trial):
-            # Line searches (optax.lbfgs) may form trial points in a wider dtype
-            # (float64 step sizes under x64); evaluate them in the model's dtypes.
-            return jax.tree.map(lambda t, p: t.astype(p.dtype), trial, params)
-
-        def value_fn(trial):
-            return evaluate(in_model_dtypes(trial))[0]
-
-        def residual_fn(trial):
-            model = eqx.combine(in_model_dtypes(trial), static)
-            return loss.residuals(model, batch, state.weights, args)
-
-        def jacobian_fn(trial):
-            model = eqx.combine(in_model_dtypes(trial), static)
-            return residual_jacobian(loss, model, batch, state.weights, args)
-
-        extra = (
-            {"residual_fn": residual_fn, "jacobian_fn": jacobian_fn}
-            if least_squares
-            else {}
-        )
-
-        if reuse_value:
-            stored, stored_grad = _stored_value_and_grad(
-                "pinnlib.make_step(reuse_value=True)", state.opt_state
-            )
-            total, grads = jax.lax.cond(
-                jnp.isfinite(stored),
-                lambda: (
-                    stored.astype(float_dtype(params) or stored.dtype),
-                    stored_grad,
-                ),
-                lambda: jax.value_and_grad(value_fn)(params),
-            )
-            terms = evaluate(params)[1]
-        else:
-            (total, terms), grads = jax.value_and_grad(evaluate, has_aux=True)(params)
-        updates, opt_state = optimizer.update(
-            grads,
-            state.opt_state,
-            params,
-            value=total,
-            grad=grads,
-            value_fn=value_fn,
-            **extra,
-        )
-        model = eqx.combine(optax.apply_updates(params, updates), static)
-        weights, weighting_state = state.weights, state.weighting_state
-        if weighting is not None:
-            context = WeightingContext(
-                loss, state.model, batch, args, terms, state.weights, state.step
-            )
-            weights, weighting_state = _updated_weights(
-                weighting, update_every, state, context
-            )
-        new_state = eqx.tree_at(
-            lambda s: (s.model, s.opt_state, s.step, s.weights, s.weighting_state),
-            state,
-            (model, opt_state, state.step + 1, weights, weighting_state),
-            is_leaf=lambda x: x is None,
-        )
-        metrics = {"loss": total, "grad_norm": optax.tree.norm(grads), **terms}
-        metrics.update({f"weight:{k}": w for k, w in state.weights.items()})
-        lr = _learning_rate(opt_state)
-        if lr is not None:
-            metrics["lr"] = lr
-        return new_state, metrics
-
-    return step
