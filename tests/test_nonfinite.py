@@ -248,7 +248,7 @@ def test_history_must_be_a_dict():
 def test_result_codes_and_stopped_early_property():
     messages = {code.message for code in pl.RESULTS}
     assert len(messages) == len(pl.RESULTS) and all(messages)
-    assert [int(c) for c in pl.RESULTS] == [0, 1, 2, 3]
+    assert [int(c) for c in pl.RESULTS] == [0, 1, 2, 3, 4]
     state = _problem()[3]
     record = dict(state=state, history={}, validation={}, best_state=None)
     assert pl.FitResult(**record, result=pl.RESULTS.stopped_early).stopped_early

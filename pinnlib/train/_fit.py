@@ -1,6 +1,5 @@
 """``fit``: the chunked, compiled training driver."""
 
-import math
 import os
 import time
 from collections.abc import Callable
@@ -15,8 +14,14 @@ from .._custom_types import Args, PointFn
 from .._errors import bad_argument, check_finite, check_positive_int
 from ._history import append, check_history, join
 from ._hooks import checkpointer, judge, log_record, replay_validation
-from ._loop import _run_chunk
-from ._results import RESULTS, FitResult, NonFiniteError, nonfinite_message
+from ._loop import _run_chunk, _run_members
+from ._results import (
+    RESULTS,
+    FitResult,
+    NonFiniteError,
+    members_message,
+    nonfinite_message,
+)
 from ._state import TrainState
 from ._step import Step
 from ._training import Training, step_of
@@ -62,13 +67,24 @@ def fit(
     checkpoint_every: int | None = None,
     keep: int | None = 3,
     metadata: dict | None = None,
+    time_limit: float | None = None,
 ) -> FitResult:
     r"""Train for `num_steps` steps: compiled `lax.scan` chunks, host work in between.
 
-    The steps run as scans of `chunk_size` steps (one compilation, reused for every
-    chunk, including a shorter last one, whose extra steps are skipped). Between
-    chunks the host records the history, evaluates `validate`, applies early
-    stopping and updates the progress bar.
+    A thin host driver over the compiled, guarded chunk of `pinnlib.run`. The steps
+    run as scans of at most `chunk_size` steps (one compilation, reused for every
+    call, including shorter ones, whose extra steps are skipped). At the end of
+    every chunk the host records the history, evaluates `validate`, applies early
+    stopping and writes checkpoints. When steps are slow, a chunk is run in shorter
+    calls chosen from the measured step time, so the progress bar and `log` show
+    progress at least every few seconds; this changes nothing in the numbers.
+
+    `state` may be a batch of states with a leading member axis (an ensemble, e.g.
+    from `eqx.filter_vmap(training.init)`): the members train together in one
+    compiled program, with one progress bar (the median loss) and a per-member
+    history (entries of shape `(n, members)`); each member stops at its own first
+    non-finite step while the others go on. `validate` and checkpoints need a
+    single state.
 
     Collocation points: `batch` is either a fixed dict of point arrays, or a sampler
     `key -> batch` (e.g. `pinnlib.domains.sampler(...)`). With a sampler the points
@@ -92,12 +108,13 @@ def fit(
 
     **Arguments:**
 
-    - `step`: from `pinnlib.make_step`.
+    - `step`: a `pinnlib.training(...)` value, or a step from `pinnlib.make_step`.
     - `state`: the `TrainState` to start from (fresh or restored).
     - `batch`: fixed points or a sampler.
     - `num_steps`: steps to take (Python int).
-    - `args`: coefficients passed to the loss, e.g. `{"nu": 0.003}` (keyword-only;
-      must be finite).
+    - `args`: coefficients passed to the loss, e.g. `{"nu": 0.003}` (keyword-only):
+      numbers and arrays (which must be finite), and functions such as a source
+      term `{"f": lambda x: ...}`.
     - `chunk_size`: steps per compiled scan (keyword-only).
     - `resample_every`: redraw points every this many steps (needs a sampler).
     - `validate`: `validate(model) -> scalar` called on the host after every chunk
@@ -131,6 +148,9 @@ def fit(
     - `keep`: how many checkpoints to keep (the newest; `None` keeps all).
     - `metadata`: JSON-serialisable dict stored with every checkpoint (e.g. the
       phase of a phased run).
+    - `time_limit`: a wall-clock budget in seconds: the run stops (with
+      `RESULTS.time_limit`, a checkpoint if configured, and no error) at the first
+      progress report after the budget is spent.
 
     **Returns:** a `FitResult` (final state, history, validation, best state, result
     code, failing step).
@@ -175,12 +195,36 @@ def fit(
             patience,
             "Pass validate=lambda model: error(model) to use early stopping.",
         )
+    if time_limit is not None and not (
+        isinstance(time_limit, int | float) and time_limit > 0
+    ):
+        raise bad_argument(
+            "pinnlib.fit(time_limit=...)",
+            "a positive number of seconds",
+            time_limit,
+            "Pass e.g. time_limit=600 to stop after ten minutes.",
+        )
+    members = _members(state)
+    if members is not None:
+        for name, value in (("validate", validate), ("checkpoint_dir", checkpoint_dir)):
+            if value is not None:
+                raise bad_argument(
+                    f"pinnlib.fit({name}=...)",
+                    "None with a batched state (an ensemble)",
+                    type(value).__name__,
+                    "Evaluate or save the members after the run, or fit them one "
+                    "at a time.",
+                )
     earlier = None if history is None else check_history(history)
     val_steps, val_values, best, waited = replay_validation(
         validation, min_rel_improvement
     )
     save = checkpointer(
-        checkpoint_dir, checkpoint_every, keep, metadata, int(state.step)
+        checkpoint_dir,
+        checkpoint_every,
+        keep,
+        metadata,
+        0 if members is not None else int(state.step),
     )
     # Python numbers in args become weakly typed arrays: traced, not baked into the
     # program, so new coefficient values reuse the compiled chunk (and keep dtypes).
@@ -196,6 +240,10 @@ def fit(
     fixed_batch = None if sampler is not None else batch
     records: dict[str, list] = {}
     best_state = None
+    chunk_fn = _run_chunk if members is None else _run_members
+    codes = np.zeros(() if members is None else (members,), np.int32)
+    failed_at = np.full(codes.shape, -1, np.int64)
+    failed_metrics: dict = {}
 
     def val():
         return {
@@ -203,14 +251,21 @@ def fit(
             "value": np.asarray(val_values, np.float64),
         }
 
-    code, failed_step, failed_metrics = RESULTS.successful, None, {}
+    pace = _Pace(chunk)
+    stop = RESULTS.successful
+    started_fit = time.perf_counter()
     bar = tqdm(total=num_steps, disable=not progress, unit="step")
     try:
         done = 0
-        for _ in range(math.ceil(num_steps / chunk)):
-            active = min(chunk, num_steps - done)
-            first_step, started = int(state.step), time.perf_counter()
-            state, metrics, chunk_code, chunk_failed = _run_chunk(
+        while done < num_steps and stop == RESULTS.successful:
+            # Up to the next chunk boundary; shorter when steps are slow, so that
+            # progress shows every few seconds. Validation, early stopping and
+            # checkpoints happen at chunk boundaries only, whatever the timing.
+            to_boundary = min(chunk - done % chunk, num_steps - done)
+            active = pace.steps(to_boundary)
+            first_step = _first_step(state)
+            started = time.perf_counter()
+            state, metrics, chunk_codes, chunk_failed = chunk_fn(
                 step,
                 sampler,
                 state,
@@ -219,26 +274,40 @@ def fit(
                 jnp.asarray(active, jnp.int32),
                 chunk,
                 resample_every,
-                jnp.int32(int(RESULTS.successful)),
+                jnp.asarray(codes),
             )
-            code = RESULTS(int(chunk_code))
-            taken = (
-                active if code == RESULTS.successful else int(chunk_failed) - first_step
-            )
+            new_codes = np.asarray(chunk_codes)
+            chunk_failed = np.asarray(chunk_failed)
+            if members is not None:
+                metrics = {k: np.asarray(v).T for k, v in metrics.items()}
+            newly = (new_codes != 0) & (codes == 0)
+            still = new_codes == 0
+            taken = active if still.any() else int(np.max(chunk_failed) - first_step)
+            taken = max(taken, 0)
+            seconds = time.perf_counter() - started
+            pace.record(active, seconds)
             append(records, metrics, first_step, taken)
             done += taken
-            bar.update(taken)
             if taken:
-                bar.set_postfix(loss=f"{float(records['loss'][-1][-1]):.3e}")
+                loss = np.asarray(records["loss"][-1][-1])
+                shown = float(loss) if loss.ndim == 0 else float(np.nanmedian(loss))
+                bar.set_postfix(loss=f"{shown:.3e}", refresh=False)
                 if log is not None:
-                    log(log_record(records, time.perf_counter() - started, taken))
-            if code != RESULTS.successful:
-                failed_step = int(chunk_failed)
-                failed_metrics = {
-                    k: float(v[taken]) for k, v in metrics.items() if v.ndim == 1
-                }
+                    log(log_record(records, seconds, taken))
+            bar.update(taken)
+            if newly.any():
+                failed_at = np.where(newly, chunk_failed, failed_at)
+                if members is None:
+                    offset = int(chunk_failed) - first_step
+                    failed_metrics = {
+                        k: float(v[offset]) for k, v in metrics.items() if v.ndim == 1
+                    }
+            codes = new_codes
+            if not still.any():
+                stop = RESULTS(int(np.max(codes)))
                 break
-            if validate is not None:
+            at_boundary = done % chunk == 0 or done == num_steps
+            if validate is not None and at_boundary:
                 value = float(validate(state.model))
                 val_steps.append(int(state.step))
                 val_values.append(value)
@@ -246,12 +315,23 @@ def fit(
                 if improved:
                     best_state = state
                 if patience is not None and waited >= patience:
-                    code = RESULTS.stopped_early
-                    break
-            if save is not None:
-                save(state, lambda: join(earlier, records), val, code, final=False)
+                    stop = RESULTS.stopped_early
+            if (
+                time_limit is not None
+                and time.perf_counter() - started_fit > time_limit
+                and done < num_steps
+            ):
+                stop = RESULTS.time_limit
+            if save is not None and at_boundary:
+                save(state, lambda: join(earlier, records), val, stop, final=False)
     finally:
         bar.close()
+    if members is None:
+        code = RESULTS(int(codes)) if int(codes) else stop
+        failed_step = int(failed_at) if int(failed_at) >= 0 else None
+    else:
+        code = tuple(RESULTS(int(c)) if c else stop for c in codes)
+        failed_step = tuple(int(f) if f >= 0 else None for f in failed_at)
     result = FitResult(
         state=state,
         history=join(earlier, records),
@@ -262,7 +342,55 @@ def fit(
     )
     if save is not None:
         save(state, lambda: result.history, lambda: result.validation, code, final=True)
-    if failed_step is not None and throw:
-        message = nonfinite_message(code, failed_step, failed_metrics, state.weights)
+    if throw and (failed_at >= 0).any():
+        if members is None:
+            message = nonfinite_message(
+                code, int(failed_at), failed_metrics, state.weights
+            )
+        else:
+            message = members_message(codes, failed_at)
         raise NonFiniteError(message, result)
     return result
+
+
+# The host shows progress at least this often (seconds), whatever the step time.
+_REPORT_SECONDS = 2.0
+
+
+class _Pace:
+    """How many steps the next call runs, so that each takes about two seconds.
+
+    The first call runs one step; each later call uses the time per step measured
+    in the previous one (the first includes compilation, so the second is short
+    too), never more than the compiled chunk length.
+    """
+
+    def __init__(self, chunk: int):
+        self.chunk, self.per_step = chunk, None
+
+    def steps(self, limit: int) -> int:
+        if self.per_step is None:
+            return min(limit, 1)
+        return max(1, min(limit, int(_REPORT_SECONDS / max(self.per_step, 1e-9))))
+
+    def record(self, steps: int, seconds: float) -> None:
+        if steps:
+            self.per_step = seconds / steps
+
+
+def _members(state: TrainState) -> int | None:
+    """The number of members of a batched state (leading axis), or None."""
+    shape = np.shape(state.step)
+    if len(shape) > 1:
+        raise bad_argument(
+            "pinnlib.fit(state=...)",
+            "one state, or a batch of states with one leading axis",
+            f"state.step of shape {shape}",
+            "Stack the members along one axis, e.g. with eqx.filter_vmap(init).",
+        )
+    return shape[0] if shape else None
+
+
+def _first_step(state: TrainState) -> int:
+    """The step of the members still running (the most advanced)."""
+    return int(np.max(np.asarray(state.step)))

@@ -14,7 +14,11 @@ def log_record(records: Mapping[str, list], seconds: float, taken: int) -> dict:
     """The last recorded value of every metric, the step and the step rate."""
     record = {"step": int(records["step"][-1][-1]) + 1}
     record.update(
-        {k: float(v[-1][-1]) for k, v in records.items() if k != "step" and v[-1].size}
+        {
+            k: np.asarray(v[-1][-1]).tolist()  # a float, or one per member
+            for k, v in records.items()
+            if k != "step" and v[-1].size
+        }
     )
     record["steps_per_s"] = taken / seconds if seconds > 0 else math.inf
     return record

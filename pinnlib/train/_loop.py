@@ -154,12 +154,18 @@ def _run_chunk(
 
     def advance(dyn, batch, code, failed, go):
         current = eqx.combine(dyn, static)
+        # Under vmap, members that are not stepped (stopped by a non-finite step)
+        # still compute alongside the others; their results are discarded. Step
+        # -1 makes sure no periodic work is due for them, so they never trigger it.
+        working = eqx.tree_at(
+            lambda s: s.step, current, jnp.where(go, current.step, -1)
+        )
         if sampler is not None and resample_every:
-            due = current.step % resample_every == 0
+            due = working.step % resample_every == 0
             batch = periodic(
-                due, lambda: draw_batch(sampler, current, resample_every), batch
+                due, lambda: draw_batch(sampler, working, resample_every), batch
             )
-        new_state, metrics = step(current, batch, args)
+        new_state, metrics = step(working, batch, args)
         step_code = _guard(current, new_state, metrics)
         ok = go & (step_code == success)
         new_dyn = eqx.filter(new_state, eqx.is_array)
@@ -181,6 +187,16 @@ def _run_chunk(
     init = (dynamic, batch, jnp.asarray(code, jnp.int32), jnp.int32(-1))
     (dynamic, _, code, failed), metrics = jax.lax.scan(body, init, jnp.arange(length))
     return eqx.combine(dynamic, static), metrics, code, failed
+
+
+# The chunk over a batch of states (an ensemble) driven by `pinnlib.fit`: the state
+# and the result codes have a leading member axis; everything else is shared.
+_run_members = eqx.filter_jit(
+    eqx.filter_vmap(
+        _run_chunk,
+        in_axes=(None, None, eqx.if_array(0), None, None, None, None, None, 0),
+    )
+)
 
 
 def _nan_like(metrics):

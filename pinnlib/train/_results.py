@@ -22,6 +22,7 @@ class RESULTS(enum.IntEnum):
     - `nonfinite_update` (2): the loss was finite, but the update made the model's
       parameters or the optimizer state non-finite; the step was not applied.
     - `stopped_early` (3): early stopping (`patience`) ended the run.
+    - `time_limit` (4): `pinnlib.fit`'s `time_limit` ran out before all steps.
 
     `RESULTS.x.message` is a one-sentence description of the code.
 
@@ -38,6 +39,7 @@ class RESULTS(enum.IntEnum):
     nonfinite_loss = 1
     nonfinite_update = 2
     stopped_early = 3
+    time_limit = 4
 
     @property
     def message(self) -> str:
@@ -58,6 +60,7 @@ _MESSAGES = {
         "Early stopping ended the run: the validation value did not improve for "
         "`patience` validations."
     ),
+    RESULTS.time_limit: "The wall-clock budget (`time_limit`) ran out.",
 }
 
 
@@ -82,6 +85,10 @@ class FitResult(eqx.Module):
 
     The read-only property `stopped_early` is `result == RESULTS.stopped_early`.
 
+    For a batched state (an ensemble, a leading member axis), every history entry
+    has shape `(n, members)` (NaN where a member had stopped), and `result` and
+    `failed_step` are tuples with one entry per member.
+
     !!! example
 
         ```python
@@ -95,8 +102,12 @@ class FitResult(eqx.Module):
     history: dict[str, np.ndarray]
     validation: dict[str, np.ndarray]
     best_state: TrainState | None
-    result: RESULTS = eqx.field(static=True, default=RESULTS.successful)
-    failed_step: int | None = eqx.field(static=True, default=None)
+    result: RESULTS | tuple[RESULTS, ...] = eqx.field(
+        static=True, default=RESULTS.successful
+    )
+    failed_step: int | None | tuple[int | None, ...] = eqx.field(
+        static=True, default=None
+    )
 
     @property
     def stopped_early(self) -> bool:
@@ -173,4 +184,19 @@ def nonfinite_message(
         f"pinnlib.fit: {head}. The last finite state (state.step == {step}, before "
         f"the failing step) is in error.result.state. {hint} Pass throw=False to "
         "get the result back instead."
+    )
+
+
+def members_message(codes, failed_steps) -> str:
+    """The `NonFiniteError` text for a batched run in which some members failed."""
+    failed = [
+        f"member {i}: {RESULTS(int(c)).name} at step {int(s)}"
+        for i, (c, s) in enumerate(zip(codes, failed_steps, strict=True))
+        if s >= 0
+    ]
+    return (
+        f"pinnlib.fit: {len(failed)} of {len(codes)} members became non-finite "
+        f"({'; '.join(failed)}). Each kept its last finite state, and the other "
+        "members went on; the result is in error.result (result and failed_step per "
+        "member). Pass throw=False to get it back instead."
     )
