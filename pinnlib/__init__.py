@@ -22,6 +22,7 @@ from . import (
     plot as plot,
     reference as reference,
     sampling as sampling,
+    typing as typing,
     weighting as weighting,
 )
 from .train import (

@@ -144,6 +144,10 @@ def test_docstring_has_example(module_name, name):
     obj = getattr(importlib.import_module(module_name), name)
     if not (inspect.isclass(obj) or inspect.isroutine(obj)):
         pytest.skip("constants need an API entry only")
+    if module_name == "pinnlib.typing" and getattr(obj, "__module__", "") != (
+        "pinnlib.typing"
+    ):
+        pytest.skip("type aliases and re-exports: documented where they are defined")
     doc = _own_docstring(obj)
     assert doc, f"{module_name}.{name} has no docstring"
     assert "!!! example" in doc, (

@@ -1,0 +1,126 @@
+"""An ensemble of M Burgers PINNs in one compiled run, against one member alone.
+
+The Burgers speed set-up (MLP 2-32-32-32-1 tanh, 2540/80/160 fixed points, Adam
+1e-3, float32, weights 1): M members with their own Glorot initialisations (seeds
+0..M-1) train together as `eqx.filter_vmap` of `pl.run`, one compiled program; in
+the same process member 0 trains alone with the same `pl.run`. Both are timed on
+their second call (compilation excluded), alternating `--repeats` times, medians
+reported. `ratio = ensemble_s / single_s` (M times the work; 1 would be free
+batching). `max_member_rel_diff` is the largest, over members, of
+$\\|\\theta_m^{ens} - \\theta_m^{alone}\\|_2 / \\|\\theta_m^{alone}\\|_2$, each member's
+final parameters against the same member trained alone. The last line printed is
+one JSON object.
+
+    python benchmarks/ensemble.py --members 8 --steps 1000
+"""
+
+import argparse
+import json
+import platform
+import statistics
+import time
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from _burgers_setup import NU, init_weights, make_points
+from burgers_speed import pinnlib_model
+
+import pinnlib as pl
+
+
+def _loss():
+    return pl.losses.combine(
+        pde=pl.losses.residual(pl.pdes.burgers),
+        bc=pl.losses.dirichlet(0.0),
+        ic=pl.losses.initial(lambda p: -jnp.sin(jnp.pi * p[0])),
+    )
+
+
+def _flat(model) -> np.ndarray:
+    leaves = jax.tree.leaves(eqx.filter(model, eqx.is_inexact_array))
+    return np.concatenate([np.asarray(x, np.float64).ravel() for x in leaves])
+
+
+def _time(fn, *inputs):
+    start = time.perf_counter()
+    out = jax.block_until_ready(fn(*inputs))
+    return time.perf_counter() - start, out
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--members", type=int, default=8)
+    parser.add_argument("--steps", type=int, default=1000)
+    parser.add_argument("--repeats", type=int, default=3)
+    opts = parser.parse_args()
+    m, n = opts.members, opts.steps
+
+    batch = {k: jnp.asarray(v) for k, v in make_points(0).items()}
+    training = pl.training(_loss(), optax.adam(1e-3))
+    args = {"nu": jnp.asarray(NU, jnp.float32)}
+    states = [
+        training.init(pinnlib_model(init_weights(seed)), key=jax.random.key(seed))
+        for seed in range(m)
+    ]
+    stacked = jax.tree.map(
+        lambda *xs: jnp.stack(xs) if eqx.is_array(xs[0]) else xs[0], *states
+    )
+
+    single = eqx.filter_jit(lambda s: pl.run(training, s, batch, n, args=args))
+    ensemble = eqx.filter_jit(
+        eqx.filter_vmap(lambda s: pl.run(training, s, batch, n, args=args))
+    )
+    compile_s = {
+        "single": _time(single, states[0])[0],
+        "ensemble": _time(ensemble, stacked)[0],
+    }
+    times = {"single": [], "ensemble": []}
+    for _ in range(opts.repeats):
+        times["single"].append(_time(single, states[0])[0])
+        seconds, runs = _time(ensemble, stacked)
+        times["ensemble"].append(seconds)
+    single_s = statistics.median(times["single"])
+    ensemble_s = statistics.median(times["ensemble"])
+
+    diffs, codes = [], [int(c) for c in runs.result]
+    for i, state in enumerate(states):
+        alone = single(state)
+        codes.append(int(alone.result))
+        mine = _flat(
+            jax.tree.map(lambda x: x[i], eqx.filter(runs.state.model, eqx.is_array))
+        )
+        ref = _flat(alone.state.model)
+        diffs.append(float(np.linalg.norm(mine - ref) / np.linalg.norm(ref)))
+    final_loss = np.asarray(runs.metrics["loss"][:, -1])
+
+    print(
+        json.dumps(
+            {
+                "problem": "burgers_ensemble",
+                "members": m,
+                "steps": n,
+                "repeats": opts.repeats,
+                "ensemble_s": round(ensemble_s, 3),
+                "single_s": round(single_s, 3),
+                "ratio": round(ensemble_s / single_s, 3),
+                "us_per_step_single": round(single_s / n * 1e6, 1),
+                "us_per_member_step": round(ensemble_s / n / m * 1e6, 1),
+                "max_member_rel_diff": max(diffs),
+                "all_successful": all(c == 0 for c in codes),
+                "final_loss_median": float(np.median(final_loss)),
+                "compile_s": {k: round(v, 2) for k, v in compile_s.items()},
+                "versions": {
+                    "python": platform.python_version(),
+                    "jax": jax.__version__,
+                    "pinnlib": pl.__version__,
+                },
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
