@@ -61,8 +61,10 @@ def test_log_hook_gets_a_record_after_the_first_step_and_every_chunk():
         log=records.append,
     )
     # The first call (which compiles) takes one step, to measure the step time;
-    # fast steps then run to the end of each chunk.
-    assert [r["step"] for r in records] == [1, 4, 8, 10]
+    # calls then run to the end of each chunk at the latest (a short one more while
+    # the compile time still counts as step time).
+    steps = [r["step"] for r in records]
+    assert steps[0] == 1 and steps == sorted(set(steps)) and {4, 8, 10} <= set(steps)
     last = records[-1]
     assert last["loss"] == result.history["loss"][-1]
     assert last["weight:pde"] == 1.0 and last["steps_per_s"] > 0

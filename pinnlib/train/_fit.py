@@ -326,12 +326,19 @@ def fit(
                 save(state, lambda: join(earlier, records), val, stop, final=False)
     finally:
         bar.close()
+    message = None
     if members is None:
-        code = RESULTS(int(codes)) if int(codes) else stop
-        failed_step = int(failed_at) if int(failed_at) >= 0 else None
+        single = RESULTS(int(codes)) if int(codes) else stop
+        code, failed_step = single, (int(failed_at) if int(failed_at) >= 0 else None)
+        if failed_step is not None:
+            message = nonfinite_message(
+                single, failed_step, failed_metrics, state.weights
+            )
     else:
         code = tuple(RESULTS(int(c)) if c else stop for c in codes)
         failed_step = tuple(int(f) if f >= 0 else None for f in failed_at)
+        if (failed_at >= 0).any():
+            message = members_message(codes, failed_at)
     result = FitResult(
         state=state,
         history=join(earlier, records),
@@ -342,13 +349,7 @@ def fit(
     )
     if save is not None:
         save(state, lambda: result.history, lambda: result.validation, code, final=True)
-    if throw and (failed_at >= 0).any():
-        if members is None:
-            message = nonfinite_message(
-                code, int(failed_at), failed_metrics, state.weights
-            )
-        else:
-            message = members_message(codes, failed_at)
+    if throw and message is not None:
         raise NonFiniteError(message, result)
     return result
 

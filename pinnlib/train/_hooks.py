@@ -3,6 +3,7 @@
 import math
 import os
 from collections.abc import Callable, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -12,7 +13,7 @@ from ._results import RESULTS
 
 def log_record(records: Mapping[str, list], seconds: float, taken: int) -> dict:
     """The last recorded value of every metric, the step and the step rate."""
-    record = {"step": int(records["step"][-1][-1]) + 1}
+    record: dict[str, Any] = {"step": int(records["step"][-1][-1]) + 1}
     record.update(
         {
             k: np.asarray(v[-1][-1]).tolist()  # a float, or one per member

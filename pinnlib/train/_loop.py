@@ -162,9 +162,8 @@ def _run_chunk(
         )
         if sampler is not None and resample_every:
             due = working.step % resample_every == 0
-            batch = periodic(
-                due, lambda: draw_batch(sampler, working, resample_every), batch
-            )
+            redraw = functools.partial(draw_batch, sampler, working, resample_every)
+            batch = periodic(due, redraw, batch)
         new_state, metrics = step(working, batch, args)
         step_code = _guard(current, new_state, metrics)
         ok = go & (step_code == success)

@@ -124,16 +124,15 @@ def init_state(
         "pinnlib.init_state(coefficients=...)", coefficients
     )
     dtype = float_dtype(eqx.filter(model, eqx.is_inexact_array))
-    if weights is None:
-        weights = loss.init_weights(dtype)
-    elif set(weights) != set(loss.names):
+    given: dict = loss.init_weights(dtype) if weights is None else weights
+    if set(given) != set(loss.names):
         raise bad_argument(
             "pinnlib.init_state(weights=...)",
             f"a dict with keys {sorted(loss.names)}",
-            sorted(weights),
+            sorted(given),
             "Give one weight per loss term.",
         )
-    weights = {k: jnp.asarray(v, dtype) for k, v in weights.items()}
+    weights = {k: jnp.asarray(v, dtype) for k, v in given.items()}
     points, sampling_state = None, None
     if sampling is not None:
         points, sampling_state = sampling.init(sampling_key(key, 0))

@@ -251,6 +251,7 @@ def build_step(
                 is_leaf=lambda x: x is None,
             )
             batch = {**(batch or {}), **points}
+        batch = {} if batch is None else batch
         # The optimizer updates the model's inexact arrays, and the trainable
         # coefficients' when there are any (then as the pair (model, coefficients)).
         joint, static = eqx.partition(

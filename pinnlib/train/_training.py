@@ -1,7 +1,7 @@
 """One training definition: the loss, optimizer and strategies, giving init and step."""
 
 from collections.abc import Callable
-from typing import NamedTuple
+from typing import NamedTuple, cast
 
 import equinox as eqx
 import optax
@@ -151,4 +151,4 @@ def step_of(where: str, training) -> Step:
             f"{where}: expected a pl.training(...) value or a step function, got "
             f"{type(training).__name__}. Build one with pl.training(loss, optimizer)."
         )
-    return step
+    return cast(Step, step)
