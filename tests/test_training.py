@@ -265,3 +265,40 @@ def test_time_limit_and_progress_every_few_seconds(monkeypatch):
     assert limited.result == pl.RESULTS.time_limit
     assert 0 < int(limited.state.step) < 10_000
     assert len(limited.history["step"]) == int(limited.state.step)
+
+
+def test_a_resumed_fit_gets_back_its_best_state(tmp_path):
+    _, loss, sampler = burgers_problem(width=6, depth=1, dtype=F64)
+    training = pl.training(loss, optax.adam(3e-2))
+    (state,) = _members(training, [0], F64)
+    fixed = sampler(jax.random.key(5))
+    value = eqx.filter_jit(lambda m: loss(m, fixed, state.weights, {"nu": NU})[0])
+    # The negative loss: its best (lowest) is at the first validation, so the best
+    # state of the resumed run lies in the first half and must come from disk.
+    kw = dict(
+        args={"nu": NU},
+        chunk_size=4,
+        validate=lambda m: -float(value(m)),
+        progress=False,
+    )
+    straight = pl.fit(training, state, sampler, 16, checkpoint_dir=tmp_path / "a", **kw)
+    pl.fit(training, state, sampler, 8, checkpoint_dir=tmp_path / "b", **kw)
+    ckpt = pl.checkpoint.load(tmp_path / "b", state)
+    resumed = pl.fit(
+        training,
+        ckpt.state,
+        sampler,
+        8,
+        checkpoint_dir=tmp_path / "b",
+        validation=ckpt.metadata["validation"],
+        history=ckpt.history,
+        **kw,
+    )
+    assert straight.best_state is not None and resumed.best_state is not None
+    assert int(straight.best_state.step) == int(resumed.best_state.step) == 4
+    chex.assert_trees_all_equal(
+        _params(resumed.best_state), _params(straight.best_state)
+    )
+    np.testing.assert_array_equal(
+        resumed.validation["value"], straight.validation["value"]
+    )

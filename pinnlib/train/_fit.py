@@ -13,7 +13,7 @@ from tqdm import tqdm
 from .._custom_types import Args, PointFn
 from .._errors import bad_argument, check_finite, check_positive_int
 from ._history import append, check_history, join
-from ._hooks import checkpointer, judge, log_record, replay_validation
+from ._hooks import checkpointer, judge, load_best, log_record, replay_validation
 from ._loop import _run_chunk, _run_members
 from ._results import (
     RESULTS,
@@ -145,7 +145,10 @@ def fit(
       end of the run, including an early stop or a non-finite stop (then of the
       last finite state). Resume with `pinnlib.checkpoint.load` and
       `fit(..., history=ckpt.history, validation=ckpt.metadata["validation"])`.
-    - `keep`: how many checkpoints to keep (the newest; `None` keeps all).
+    - `keep`: how many checkpoints to keep (the newest; `None` keeps all). With
+      `validate`, the best state so far is also kept, in `checkpoint_dir/best`;
+      a run resumed with `validation=` and the same `checkpoint_dir` gets it back
+      as `best_state`, as an uninterrupted run would have it.
     - `metadata`: JSON-serialisable dict stored with every checkpoint (e.g. the
       phase of a phased run).
     - `time_limit`: a wall-clock budget in seconds: the run stops (with
@@ -216,7 +219,7 @@ def fit(
                     "at a time.",
                 )
     earlier = None if history is None else check_history(history)
-    val_steps, val_values, best, waited = replay_validation(
+    val_steps, val_values, best, waited, best_step = replay_validation(
         validation, min_rel_improvement
     )
     save = checkpointer(
@@ -239,7 +242,9 @@ def fit(
     sampler = batch if callable(batch) else None
     fixed_batch = None if sampler is not None else batch
     records: dict[str, list] = {}
-    best_state = None
+    best_state, best_unsaved = None, False
+    if save is not None and validation is not None:
+        best_state = load_best(checkpoint_dir, state, best_step)
     chunk_fn = _run_chunk if members is None else _run_members
     codes = np.zeros(() if members is None else (members,), np.int32)
     failed_at = np.full(codes.shape, -1, np.int64)
@@ -313,7 +318,7 @@ def fit(
                 val_values.append(value)
                 best, waited, improved = judge(value, best, waited, min_rel_improvement)
                 if improved:
-                    best_state = state
+                    best_state, best_unsaved = state, True
                 if patience is not None and waited >= patience:
                     stop = RESULTS.stopped_early
             if (
@@ -323,7 +328,15 @@ def fit(
             ):
                 stop = RESULTS.time_limit
             if save is not None and at_boundary:
-                save(state, lambda: join(earlier, records), val, stop, final=False)
+                wrote = save(
+                    state,
+                    lambda: join(earlier, records),
+                    val,
+                    stop,
+                    final=False,
+                    best=best_state if best_unsaved else None,
+                )
+                best_unsaved = best_unsaved and not wrote
     finally:
         bar.close()
     message = None
@@ -348,7 +361,14 @@ def fit(
         failed_step=failed_step,
     )
     if save is not None:
-        save(state, lambda: result.history, lambda: result.validation, code, final=True)
+        save(
+            state,
+            lambda: result.history,
+            lambda: result.validation,
+            code,
+            final=True,
+            best=best_state if best_unsaved else None,
+        )
     if throw and message is not None:
         raise NonFiniteError(message, result)
     return result

@@ -2,6 +2,7 @@
 
 import math
 import os
+import pathlib
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -26,13 +27,13 @@ def log_record(records: Mapping[str, list], seconds: float, taken: int) -> dict:
 
 
 def replay_validation(validation, min_rel_improvement: float):
-    """Early-stopping bookkeeping `(steps, values, best, waited)` of an earlier record.
+    """Early stopping's `(steps, values, best, waited, best_step)` of an earlier record.
 
     Applying the same rule to the earlier values puts a resumed run in exactly the
     state an uninterrupted one would be in.
     """
     if validation is None:
-        return [], [], math.inf, 0
+        return [], [], math.inf, 0, None
     if not isinstance(validation, Mapping) or set(validation) != {"step", "value"}:
         raise bad_argument(
             "pinnlib.fit(validation=...)",
@@ -42,10 +43,12 @@ def replay_validation(validation, min_rel_improvement: float):
         )
     steps = [int(s) for s in np.asarray(validation["step"]).ravel()]
     values = [float(v) for v in np.asarray(validation["value"]).ravel()]
-    best, waited = math.inf, 0
-    for value in values:
-        best, waited, _ = judge(value, best, waited, min_rel_improvement)
-    return steps, values, best, waited
+    best, waited, best_step = math.inf, 0, None
+    for step, value in zip(steps, values, strict=True):
+        best, waited, improved = judge(value, best, waited, min_rel_improvement)
+        if improved:
+            best_step = step
+    return steps, values, best, waited, best_step
 
 
 def judge(value: float, best: float, waited: int, min_rel_improvement: float):
@@ -63,14 +66,15 @@ def checkpointer(
     metadata: Mapping | None,
     start_step: int,
 ) -> Callable | None:
-    """`save(state, history, validation, result, final)`, or None without a directory.
+    """`save(state, history, validation, result, final, best)` or None (no directory).
 
     `history` and `validation` are functions returning the records, called only when
     a checkpoint is written (joining the history costs time at every chunk).
 
     Saves between chunks once the step has passed the next multiple of `every`, and
     with `final=True` (the end of the run, an early stop or a non-finite stop)
-    whatever the step; never twice for the same step.
+    whatever the step; never twice for the same step. `best`, if given, is written
+    first, to `directory/best`. Returns whether it wrote.
     """
     if directory is None:
         if every is not None:
@@ -92,20 +96,22 @@ def checkpointer(
         )
     marks = {"period": start_step // every if every else 0, "saved": None}
 
-    def save(state, history, validation, result: RESULTS, final: bool) -> None:
+    def save(state, history, validation, result, final: bool, best=None) -> bool:
         from .. import checkpoint  # imported late: it depends on the training core
 
         step = int(state.step)
         due = every is not None and step // every > marks["period"]
         if step == marks["saved"] or not (final or due):
-            return
+            return False
+        if best is not None:  # first, so a saved state never has a newer best
+            checkpoint.save(pathlib.Path(directory) / BEST, best, keep=1)
         validation = validation()
         extra = {
             "validation": {
                 "step": [int(s) for s in validation["step"]],
                 "value": [float(v) for v in validation["value"]],
             },
-            "result": result.name,
+            "result": result.name if isinstance(result, RESULTS) else str(result),
         }
         checkpoint.save(
             directory,
@@ -117,5 +123,25 @@ def checkpointer(
         marks["saved"] = step
         if every:
             marks["period"] = step // every
+        return True
 
     return save
+
+
+# The best state (lowest validation value) is kept beside the checkpoints, here.
+BEST = "best"
+
+
+def load_best(directory, template, best_step: int | None):
+    """The best state saved in `directory` if it is the one at `best_step`, else None.
+
+    A run resumed with its validation record (`fit(validation=...)`) gets back the
+    `best_state` an uninterrupted run would have.
+    """
+    from .. import checkpoint  # imported late: it depends on the training core
+
+    path = pathlib.Path(directory) / BEST
+    if best_step is None or not path.exists():
+        return None
+    saved = checkpoint.load(path, template).state
+    return saved if int(saved.step) == best_step else None
