@@ -92,6 +92,9 @@ def init_state(
 ) -> TrainState:
     r"""Build the initial `TrainState` for `model`, `optimizer` and `loss`.
 
+    The `init` of `pinnlib.training(loss, optimizer, ...)`, which also gives the
+    matching step: prefer it, so the optimizer and strategies are given once.
+
     The optimizer is initialised on the model's inexact arrays,
     `optimizer.init(eqx.filter(model, eqx.is_inexact_array))`; the weights default to
     one per loss term, in the model's float dtype.

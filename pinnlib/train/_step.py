@@ -372,6 +372,10 @@ def make_step(
 ) -> Step:
     r"""Build a pure training step `step(state, batch, args=None) -> (state, metrics)`.
 
+    The step of `pinnlib.training(loss, optimizer, ...)`, which also gives the
+    matching initial state (`training.init`): prefer it, so the optimizer and
+    strategies are given once.
+
     One step evaluates $\mathcal{L}(\theta) = \sum_k w_k \mathcal{L}_k(\theta)$ and
     its gradient with one reverse pass (`jax.value_and_grad` of the total, not one
     gradient per term), then applies
