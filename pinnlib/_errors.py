@@ -1,6 +1,7 @@
 """Helpers that build the library's error messages: argument, what came, how to fix."""
 
 import jax
+import jax.core
 import numpy as np
 
 

@@ -2,6 +2,7 @@
 
 import equinox as eqx
 import jax
+import jax.core
 import numpy as np
 from jaxtyping import Array, ArrayLike, Float
 

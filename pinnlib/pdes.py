@@ -8,6 +8,8 @@ they can come from ``args`` inside a compiled loop. Space-time points are
 ``pinnlib.diff.partials`` call per residual (fused for MLP fields).
 """
 
+import functools
+import operator
 from collections.abc import Callable, Sequence
 
 import jax.numpy as jnp
@@ -90,7 +92,7 @@ def poisson(u: PointFn, *, source: Callable[[Point], Scalar]) -> PointFn:
 
     def residual(x: Point):
         second = partials(u, x, *((i, i) for i in _space_axes(x, False)))
-        return -sum(second) - source(x)
+        return -functools.reduce(operator.add, second) - source(x)
 
     return residual
 
@@ -211,6 +213,6 @@ def helmholtz(
 
     def residual(x: Point):
         v, *second = partials(u, x, (), *((i, i) for i in _space_axes(x, False)))
-        return sum(second) + wavenumber**2 * v - source(x)
+        return functools.reduce(operator.add, second) + wavenumber**2 * v - source(x)
 
     return residual

@@ -279,6 +279,7 @@ def test_user_activation_in_every_architecture(getkey):
         (lambda z: jnp.sum(z), r"output of shape \(\) for shape \(3,\)"),
         (lambda z: jnp.stack([z, z]), r"output of shape \(2,\) for shape \(\)"),
         (lambda z: z > 0, "bool"),
+        (lambda z: (z, z), r"an output \(ShapeDtypeStruct"),  # not one array
         (lambda a, b: a, "TypeError"),
         ("tanhh", "'tanhh'"),
     ],

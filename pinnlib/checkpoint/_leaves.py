@@ -2,9 +2,11 @@
 
 import itertools
 import re
+from typing import Any
 
 import equinox as eqx
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 _SCALARS = (bool, int, float, complex)
@@ -13,12 +15,12 @@ _SCALARS = (bool, int, float, complex)
 def is_key(leaf) -> bool:
     """Whether `leaf` is a typed PRNG key array (from `jax.random.key`)."""
     return isinstance(leaf, jax.Array | jax.ShapeDtypeStruct) and (
-        jax.dtypes.issubdtype(leaf.dtype, jax.dtypes.prng_key)
+        jnp.issubdtype(leaf.dtype, jax.dtypes.prng_key)
     )
 
 
 def _describe(path, leaf) -> dict:
-    out = {"path": jax.tree_util.keystr(path)}
+    out: dict[str, Any] = {"path": jax.tree_util.keystr(path)}
     if isinstance(leaf, jax.Array | jax.ShapeDtypeStruct | np.ndarray | np.generic):
         out.update(shape=list(leaf.shape), dtype=str(leaf.dtype))
         if isinstance(leaf, jax.Array) and is_key(leaf):

@@ -1,5 +1,7 @@
 """Differential operators: each takes a point function and returns a point function."""
 
+import functools
+import operator
 from collections.abc import Sequence
 
 import jax.numpy as jnp
@@ -118,7 +120,7 @@ def hessian(u: PointFn, *, axes: Sequence[int] | None = None) -> PointFn:
     def hess_u(x: Point) -> Float[Array, "k k"]:
         ax = _axes("pinnlib.diff.hessian(axes=...)", axes, x.shape[0])
         pairs = [(a, b) for n, a in enumerate(ax) for b in ax[n:]]
-        values = dict(zip(pairs, partials(u, x, *pairs)))
+        values: dict[tuple[int, ...], Array] = dict(zip(pairs, partials(u, x, *pairs)))
         return jnp.stack(
             [
                 jnp.stack([values[tuple(sorted((a, b), key=ax.index))] for b in ax])
@@ -150,7 +152,7 @@ def laplacian(u: PointFn, *, axes: Sequence[int] | None = None) -> PointFn:
 
     def lap_u(x: Point):
         ax = _axes("pinnlib.diff.laplacian(axes=...)", axes, x.shape[0])
-        return sum(partials(u, x, *((a, a) for a in ax)))
+        return functools.reduce(operator.add, partials(u, x, *((a, a) for a in ax)))
 
     return lap_u
 
@@ -183,6 +185,6 @@ def divergence(v: PointFn, *, axes: Sequence[int] | None = None) -> PointFn:
                 derivs[0].shape,
                 "Match the field's components to `axes`.",
             )
-        return sum(d[k] for k, d in enumerate(derivs))
+        return functools.reduce(operator.add, (d[k] for k, d in enumerate(derivs)))
 
     return div_v

@@ -23,11 +23,17 @@ def _chain(u: PointFn, axes: tuple[int, ...]):
 
     f = level0
     for axis in axes:
+        f = _differentiate_last(f, axis)
+    return f
 
-        def f(x, inner=f, axis=axis):
-            tangent = jnp.zeros_like(x).at[axis].set(1)
-            values, derivatives = jax.jvp(inner, (x,), (tangent,))
-            return (*values, derivatives[-1])
+
+def _differentiate_last(inner, axis: int):
+    """``x -> (*inner(x), d_axis inner(x)[-1])``: one more level of the nest."""
+
+    def f(x):
+        tangent = jnp.zeros_like(x).at[axis].set(1)
+        values, derivatives = jax.jvp(inner, (x,), (tangent,))
+        return (*values, derivatives[-1])
 
     return f
 

@@ -117,5 +117,6 @@ def fused_partials(u, x, indices: tuple[Index, ...]) -> tuple:
         elif len(idx) == 1:
             out.append(first[idx[0]])
         else:
-            out.append(second[tuple(sorted(idx))])
+            i, j = sorted(idx)
+            out.append(second[(i, j)])
     return tuple(out)

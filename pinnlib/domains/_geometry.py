@@ -3,6 +3,7 @@
 import abc
 import math
 from collections.abc import Sequence
+from typing import Any
 
 import equinox as eqx
 import numpy as np
@@ -12,6 +13,19 @@ from .._errors import bad_argument
 from ._box import FaceTable, axis_faces, box_contains, box_points, faces_points
 
 _RealLike = Real[ArrayLike, ""] | float | int
+
+
+def _corner(where: str, value: Any) -> tuple[float, ...]:
+    """A 1-d sequence of bounds as Python floats, or a ``ValueError`` naming ``where``."""
+    shape = np.shape(value)
+    if len(shape) != 1 or shape[0] == 0:
+        raise bad_argument(
+            where,
+            "a non-empty 1-d sequence of floats",
+            value,
+            "Pass one bound per coordinate, e.g. (0.0, 0.0); use Interval in 1-d.",
+        )
+    return tuple(_real(where, v) for v in value)
 
 
 def _real(where: str, value) -> float:
@@ -193,18 +207,10 @@ class Box(_AbstractBox):
         upper: Sequence[_RealLike] | Real[ArrayLike, " d"],
     ):
         where = "pinnlib.domains.Box"
-        corners = []
-        for name, value in (("lower", lower), ("upper", upper)):
-            shape = np.shape(value)
-            if len(shape) != 1 or shape[0] == 0:
-                raise bad_argument(
-                    f"{where}({name}=...)",
-                    "a non-empty 1-d sequence of floats",
-                    value,
-                    "Pass one bound per coordinate, e.g. (0.0, 0.0); "
-                    "use Interval in 1-d.",
-                )
-            corners.append(tuple(_real(f"{where}({name}=...)", v) for v in value))
+        corners = [
+            _corner(f"{where}({name}=...)", value)
+            for name, value in (("lower", lower), ("upper", upper))
+        ]
         if len(corners[0]) != len(corners[1]):
             raise bad_argument(
                 f"{where}(lower=..., upper=...)",

@@ -4,6 +4,7 @@ import functools
 import math
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
+from typing import cast
 
 import jax
 import jax.numpy as jnp
@@ -238,7 +239,7 @@ def check_method(where: str, method) -> Callable[..., Array]:
     if isinstance(method, str) and method in SEQUENCES:
         return SEQUENCES[method]
     if callable(method):
-        return method
+        return cast(Callable[..., Array], method)
     raise bad_argument(
         where,
         f"one of the built-in names {sorted(SEQUENCES)} or a callable "

@@ -102,9 +102,12 @@ def check_args_keys(where: str, terms: Mapping[str, object], args: Args) -> None
     """Raise if a key of the `args` dict is accepted by no term (when all are known)."""
     if not isinstance(args, Mapping) or not args:
         return
-    accepts = {name: term_accepts(term) for name, term in terms.items()}
-    if any(a is None for a in accepts.values()):
-        return  # some term may read any key
+    accepts: dict[str, frozenset[str]] = {}
+    for name, term in terms.items():
+        keys = term_accepts(term)
+        if keys is None:
+            return  # this term may read any key
+        accepts[name] = keys
     known = frozenset().union(*accepts.values())
     unknown = sorted((k for k in args if k not in known), key=str)
     if not unknown:

@@ -1,6 +1,7 @@
 """Least-squares loss terms: a misfit function and its mean square."""
 
 from collections.abc import Callable, Iterable
+from typing import cast
 
 import equinox as eqx
 import jax.numpy as jnp
@@ -98,4 +99,4 @@ def least_squares(misfit, *, accepts: Iterable[str] | None = None) -> LeastSquar
             "Pass the function whose squares make the term.",
         )
     accepts = as_accepts("pinnlib.losses.least_squares(accepts=...)", accepts)
-    return LeastSquaresTerm(misfit, accepts)
+    return LeastSquaresTerm(cast(Misfit, misfit), accepts)

@@ -5,6 +5,7 @@ components of vector-valued fields: $\\mathcal{L} = \\frac1n \\sum_k \\|r(x_k)\\
 """
 
 from collections.abc import Callable, Sequence
+from typing import cast
 
 import jax
 import jax.numpy as jnp
@@ -20,7 +21,7 @@ from ._least_squares import LeastSquaresTerm, least_squares
 
 def _target(where: str, g) -> Callable[[Point], Scalar]:
     if callable(g):
-        return g
+        return cast(Callable[[Point], Scalar], g)
     try:
         constant = float(g)
     except (TypeError, ValueError):

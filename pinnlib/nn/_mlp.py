@@ -47,7 +47,9 @@ def _output_of(fn: Callable, shape: tuple[int, ...]):
         out = jax.eval_shape(fn, jax.ShapeDtypeStruct(shape, dtype))
     except Exception as err:  # wrong arity, a non-array output, ...
         return f"{type(err).__name__}: {err}"
-    if not jnp.issubdtype(getattr(out, "dtype", None), jnp.floating):
+    if not isinstance(out, jax.ShapeDtypeStruct) or not jnp.issubdtype(
+        out.dtype, jnp.floating
+    ):
         return f"an output {out!r} on a float input of shape {shape}"
     return out.shape
 
@@ -98,6 +100,8 @@ def _glorot_normal(linear: eqx.nn.Linear, key: PRNGKeyArray) -> eqx.nn.Linear:
     out_size, in_size = linear.weight.shape
     std = jnp.sqrt(2.0 / (in_size + out_size)).astype(linear.weight.dtype)
     weight = std * jax.random.normal(key, linear.weight.shape, linear.weight.dtype)
+    if linear.bias is None:
+        return eqx.tree_at(lambda layer: layer.weight, linear, weight)
     bias = jnp.zeros_like(linear.bias)
     return eqx.tree_at(lambda layer: (layer.weight, layer.bias), linear, (weight, bias))
 

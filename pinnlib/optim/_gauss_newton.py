@@ -171,7 +171,13 @@ def gauss_newton(
         **extra,
     ):
         del updates, extra
-        if None in (params, value, value_fn, residual_fn, jacobian_fn):
+        if (
+            params is None
+            or value is None
+            or value_fn is None
+            or residual_fn is None
+            or jacobian_fn is None
+        ):
             raise TypeError(
                 "pinnlib.optim.gauss_newton(...).update: needs `params` and the "
                 "keyword arguments value, value_fn, residual_fn and jacobian_fn, "

@@ -1,5 +1,7 @@
 """The protocol of loss-weighting strategies: an optax-style `(init, update)` pair."""
 
+import functools
+import operator
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
@@ -103,8 +105,11 @@ def term_gradient_norms(context: WeightingContext) -> Weights:
         )
 
     jac = jax.jacrev(values)(params)
-    squares = sum(
-        jnp.sum(jnp.square(j).reshape(len(names), -1), axis=1)
-        for j in jax.tree.leaves(jac)
+    squares = functools.reduce(
+        operator.add,
+        (
+            jnp.sum(jnp.square(j).reshape(len(names), -1), axis=1)
+            for j in jax.tree.leaves(jac)
+        ),
     )
     return {k: jnp.sqrt(squares[i]) for i, k in enumerate(names)}

@@ -1,5 +1,7 @@
 """GradNorm (Chen et al. 2018) as a weighting strategy with its own optimizer."""
 
+from typing import cast
+
 import jax
 import jax.numpy as jnp
 import optax
@@ -72,7 +74,8 @@ def gradnorm(
 
         grads = jax.grad(grad_loss)(weights)
         updates, opt_state = optimizer.update(grads, state["opt_state"], weights)
-        stepped = optax.apply_updates(weights, updates)
+        # optax types its result as any pytree; here it has the weights' structure
+        stepped = cast(dict, optax.apply_updates(weights, updates))
         positive = {k: jnp.maximum(stepped[k], 1e-12) for k in names}
         total = sum(positive.values())
         new = {k: len(names) * positive[k] / total for k in names}
