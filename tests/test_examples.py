@@ -10,6 +10,7 @@ from pathlib import Path
 
 import jax
 import numpy as np
+import pytest
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 # Tiny settings: 6 Adam steps, then at most 4 + 4 L-BFGS steps.
@@ -37,20 +38,29 @@ def _example(name="burgers"):
     return example
 
 
-def test_burgers_example_runs_all_phases(tmp_path):
-    result = _example().main(**TINY, out=str(tmp_path))
+@pytest.fixture(scope="module")
+def burgers_run(tmp_path_factory):
+    """One uninterrupted tiny run, with its figures: the reference for resuming."""
+    out = tmp_path_factory.mktemp("burgers")
+    return _example().main(**TINY, out=str(out)), out
+
+
+def test_burgers_example_runs_all_phases(burgers_run):
+    result, out = burgers_run
     assert result["steps"] == 14
     assert math.isfinite(result["rel_l2"]) and result["rel_l2"] > 0
     assert result["prediction"].shape == (256, 100)
     assert result["prediction"].dtype == np.float64  # the last phase is float64
     for name in ("burgers.png", "burgers_loss.png"):
-        assert (tmp_path / name).stat().st_size > 0
+        assert (out / name).stat().st_size > 0
 
 
-def test_burgers_example_resumes_exactly(tmp_path):
+def test_burgers_example_resumes_exactly(tmp_path, burgers_run):
     example = _example()
+    # checkpoint_every only matters with a checkpoint_dir: the straight run above
+    # (no checkpoints) is the uninterrupted reference.
     settings = dict(TINY, checkpoint_every=2, out=None)
-    straight = example.main(**settings)
+    straight, _ = burgers_run
     # Interrupted inside each phase in turn, then resumed from the checkpoints.
     ckpt = tmp_path / "ckpt"
     for stop in (4, 8, 12):
@@ -82,9 +92,26 @@ AC_VANILLA = dict(
 )
 
 
-def test_allen_cahn_example_runs_the_recipe_in_stages(tmp_path):
-    lines = []
-    result = _example("allen_cahn").main(**AC_TINY, out=str(tmp_path), log=lines.append)
+@pytest.fixture(scope="module")
+def allen_cahn_run(tmp_path_factory):
+    """The tiny recipe with default settings: result, output folder, log lines, and
+    the matmul precision in effect when each line was logged."""
+    out = tmp_path_factory.mktemp("allen_cahn")
+    lines, precisions = [], []
+
+    def log(line):
+        lines.append(line)
+        precisions.append(jax.config.jax_default_matmul_precision)
+
+    before = jax.config.jax_default_matmul_precision
+    result = _example("allen_cahn").main(**AC_TINY, out=str(out), log=log)
+    after = jax.config.jax_default_matmul_precision
+    return result, out, lines, precisions, (before, after)
+
+
+def test_allen_cahn_example_runs_the_recipe_in_stages(allen_cahn_run):
+    result, out, lines, _, _ = allen_cahn_run
+    lines = list(lines)
     assert result["steps"] == 16
     assert math.isfinite(result["rel_l2"]) and result["rel_l2"] > 0
     assert result["prediction"].shape == (201, 512)
@@ -100,7 +127,7 @@ def test_allen_cahn_example_runs_the_recipe_in_stages(tmp_path):
     ]
     assert fixed["steps"] == 16
     for name in ("allen_cahn.png", "allen_cahn_loss.png"):
-        assert (tmp_path / name).stat().st_size > 0
+        assert (out / name).stat().st_size > 0
 
 
 def test_allen_cahn_example_vanilla_pinn_has_a_periodic_term():
@@ -109,14 +136,12 @@ def test_allen_cahn_example_vanilla_pinn_has_a_periodic_term():
     assert result["terms"] == ["pde", "ic", "bc"]
 
 
-def test_allen_cahn_example_runs_under_the_requested_matmul_precision():
+def test_allen_cahn_example_runs_under_the_requested_matmul_precision(allen_cahn_run):
+    _, _, _, seen, (before, after) = allen_cahn_run
+    assert seen and set(seen) == {"highest"}  # the default: true float32 on GPUs
+    assert after == before  # restored afterwards
     seen = []
     record = lambda line: seen.append(jax.config.jax_default_matmul_precision)  # noqa: E731
-    before = jax.config.jax_default_matmul_precision
-    _example("allen_cahn").main(**{**AC_TINY, "steps": 2}, out=None, log=record)
-    assert seen and set(seen) == {"highest"}  # the default: true float32 on GPUs
-    assert jax.config.jax_default_matmul_precision == before  # restored afterwards
-    seen.clear()
     with jax.default_matmul_precision("bfloat16"):  # None keeps the caller's setting
         _example("allen_cahn").main(
             **{**AC_TINY, "steps": 2}, matmul_precision=None, out=None, log=record
