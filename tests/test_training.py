@@ -302,3 +302,18 @@ def test_a_resumed_fit_gets_back_its_best_state(tmp_path):
     np.testing.assert_array_equal(
         resumed.validation["value"], straight.validation["value"]
     )
+
+
+def test_trainable_coefficients_take_the_models_dtype():
+    loss = pl.losses.combine(
+        pde=pl.losses.residual(pl.pdes.burgers), data=pl.losses.data()
+    )
+    training = pl.training(loss, optax.adam(1e-3))
+    u = pl.nn.mlp(2, width=4, depth=1, key=jax.random.key(0), dtype=F32)
+    nu = pl.trainable(0.1, positive=True, dtype=F64)  # x64 is on in the tests
+    state = training.init(u, key=jax.random.key(1), coefficients={"nu": nu})
+    assert state.coefficients["nu"].raw.dtype == F32
+    x, y = jnp.ones((5, 2), F32), jnp.ones((5,), F32)
+    _, metrics = training.step(state, {"pde": x, "data": (x, y)})
+    assert metrics["loss"].dtype == F32 and metrics["coef:nu"].dtype == F32
+    np.testing.assert_allclose(metrics["coef:nu"], 0.1, rtol=1e-6)

@@ -77,7 +77,8 @@ def trainable(
     - `positive`: constrain the coefficient to be positive (keyword-only).
     - `parametrisation`: `"identity"`, `"log"` or `"softplus"` (keyword-only;
       default `"log"` if `positive` else `"identity"`).
-    - `dtype`: the float dtype (default JAX's default float; use the model's).
+    - `dtype`: the float dtype (default JAX's default float); the training state
+      converts it to the model's dtype.
 
     **Returns:** a `Coefficient`.
 

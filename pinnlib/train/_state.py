@@ -112,7 +112,8 @@ def init_state(
       draw, from a key derived from `key` (keyword-only, optional; pass the same
       one to `make_step`).
     - `coefficients`: trainable coefficients `{name: pinnlib.trainable(...)}`,
-      optimized with the model (keyword-only, optional).
+      optimized with the model, converted to the model's float dtype (keyword-only,
+      optional).
 
     **Returns:** a `TrainState` with `step = 0`.
 
@@ -127,6 +128,10 @@ def init_state(
         "pinnlib.init_state(coefficients=...)", coefficients
     )
     dtype = float_dtype(eqx.filter(model, eqx.is_inexact_array))
+    if coefficients is not None and dtype is not None:
+        # In the model's dtype, like the weights: a float64 default (under x64)
+        # must not turn a float32 model's loss into float64.
+        coefficients = jax.tree.map(lambda c: c.astype(dtype), coefficients)
     given: dict = loss.init_weights(dtype) if weights is None else weights
     if set(given) != set(loss.names):
         raise bad_argument(
