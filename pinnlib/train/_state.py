@@ -89,6 +89,7 @@ def init_state(
     weighting=None,
     sampling=None,
     coefficients: dict[str, Coefficient] | None = None,
+    where: str = "pinnlib.init_state",
 ) -> TrainState:
     r"""Build the initial `TrainState` for `model`, `optimizer` and `loss`.
 
@@ -114,6 +115,7 @@ def init_state(
     - `coefficients`: trainable coefficients `{name: pinnlib.trainable(...)}`,
       optimized with the model, converted to the model's float dtype (keyword-only,
       optional).
+    - `where`: the name errors give for this call (keyword-only; for wrappers).
 
     **Returns:** a `TrainState` with `step = 0`.
 
@@ -123,10 +125,8 @@ def init_state(
         state = pl.init_state(u, optax.adam(1e-3), loss, key=jax.random.key(1))
         ```
     """
-    check_loss("pinnlib.init_state(loss=...)", loss)
-    coefficients = check_coefficients(
-        "pinnlib.init_state(coefficients=...)", coefficients
-    )
+    check_loss(f"{where}(loss=...)", loss)
+    coefficients = check_coefficients(f"{where}(coefficients=...)", coefficients)
     dtype = float_dtype(eqx.filter(model, eqx.is_inexact_array))
     if coefficients is not None and dtype is not None:
         # In the model's dtype, like the weights: a float64 default (under x64)
@@ -135,7 +135,7 @@ def init_state(
     given: dict = loss.init_weights(dtype) if weights is None else weights
     if set(given) != set(loss.names):
         raise bad_argument(
-            "pinnlib.init_state(weights=...)",
+            f"{where}(weights=...)",
             f"a dict with keys {sorted(loss.names)}",
             sorted(given),
             "Give one weight per loss term.",
@@ -147,7 +147,7 @@ def init_state(
         unknown = sorted(set(points) - set(loss.names))
         if unknown:
             raise bad_argument(
-                "pinnlib.init_state(sampling=...)",
+                f"{where}(sampling=...)",
                 f"a strategy owning points of the loss terms {sorted(loss.names)}",
                 unknown,
                 "Name the strategy's term as in pl.losses.combine(...).",

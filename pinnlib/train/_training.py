@@ -122,6 +122,7 @@ def training(
             weighting=weighting,
             sampling=sampling,
             coefficients=coefficients,
+            where="pinnlib.training(...).init",
         )
 
     def switch(state: TrainState, *, dtype=None) -> TrainState:
