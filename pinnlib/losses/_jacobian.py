@@ -1,6 +1,6 @@
 """The residual Jacobian of a least-squares loss, one point at a time."""
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import equinox as eqx
 import jax
@@ -45,11 +45,31 @@ def residual_jacobian(
         gradient = 2 * J.T @ r    # the gradient of the loss, flattened
         ```
     """
+    params, static = eqx.partition(model, eqx.is_inexact_array)
+    return jacobian_at(
+        loss, lambda p: (eqx.combine(p, static), args), params, batch, weights
+    )
+
+
+def jacobian_at(
+    loss: CompositeLoss,
+    rebuild: Callable[[PyTree], tuple[PointFn, Args]],
+    params: PyTree,
+    batch: Mapping,
+    weights: Mapping,
+) -> tuple[Float[Array, " N"], Float[Array, "N P"]]:
+    """`residual_jacobian` with respect to any parameters `params`.
+
+    `rebuild(params) -> (model, args)` gives the model and the loss `args` at
+    `params` (e.g. trainable coefficients as well as the model's weights); the
+    Jacobian's columns follow `ravel_pytree(params)`.
+    """
+    model, args = rebuild(params)
     r = loss.residuals(model, batch, weights, args)
     rows = []
     for name, term in loss.terms.items():
         check_least_squares(name, term)
-        J = misfit_jacobian(term, model, batch[name], args)
+        J = _misfit_jacobian(term, rebuild, params, batch[name])
         scale = jnp.sqrt(jax.lax.stop_gradient(weights[name]) / J.shape[0])
         rows.append(scale.astype(J.dtype) * J.reshape(-1, J.shape[-1]))
     return r, jnp.concatenate(rows)
@@ -86,10 +106,18 @@ def misfit_jacobian(
             "Pass a term built by pinnlib.losses (or pl.losses.least_squares).",
         )
     params, static = eqx.partition(model, eqx.is_inexact_array)
+    return _misfit_jacobian(
+        term, lambda p: (eqx.combine(p, static), args), params, points
+    )
+
+
+def _misfit_jacobian(term, rebuild, params, points) -> Float[Array, "n k P"]:
+    """Per-point Jacobians of `term`'s misfit with respect to `params` (flattened)."""
     flat, unravel = ravel_pytree(params)
 
     def misfit(f, entry):
         one = jax.tree.map(lambda a: a[None], entry)
-        return term.misfit(eqx.combine(unravel(f), static), one, args).reshape(-1)
+        model, args = rebuild(unravel(f))
+        return term.misfit(model, one, args).reshape(-1)
 
     return jax.vmap(jax.jacrev(misfit), in_axes=(None, 0))(flat, points)

@@ -11,12 +11,11 @@ from jaxtyping import Array, Float, PyTree
 from .._custom_types import Args
 from .._dtypes import float_dtype
 from .._errors import bad_argument, check_positive_int
-from ..losses import residual_jacobian
+from ..losses._jacobian import jacobian_at
 from ..sampling import SamplingContext
 from ..sampling._base import sampling_key
 from ..weighting import WeightingContext
 from ._coefficients import with_coefficients
-from ._jacobian import joint_residual_jacobian
 from ._state import TrainState, check_loss
 from ._vmap import periodic
 
@@ -227,6 +226,10 @@ def build_step(
     ) -> tuple[TrainState, dict[str, Float[Array, ""]]]:
         if weighting is not None:
             _check_weighting_state(weighting, state)
+        # What strategies see: the coefficients' current values, not differentiated.
+        current_args = jax.lax.stop_gradient(
+            with_coefficients(args, state.coefficients)
+        )
         if sampling is not None:
             if state.points is None:
                 raise bad_argument(
@@ -242,7 +245,7 @@ def build_step(
                 sample_every,
                 state,
                 loss,
-                jax.lax.stop_gradient(with_coefficients(args, state.coefficients)),
+                current_args,
             )
             state = eqx.tree_at(
                 lambda s: (s.points, s.sampling_state),
@@ -289,10 +292,7 @@ def build_step(
 
         def jacobian_fn(trial):
             trial = in_model_dtypes(trial)
-            if not learns_coefficients:
-                model, full_args = rebuild(trial)
-                return residual_jacobian(loss, model, batch, state.weights, full_args)
-            return joint_residual_jacobian(loss, rebuild, trial, batch, state.weights)
+            return jacobian_at(loss, rebuild, trial, batch, state.weights)
 
         if reuse_value:
             stored, stored_grad = _stored_value_and_grad(
@@ -328,7 +328,7 @@ def build_step(
                 loss,
                 state.model,
                 batch,
-                jax.lax.stop_gradient(with_coefficients(args, state.coefficients)),
+                current_args,
                 terms,
                 state.weights,
                 state.step,
