@@ -124,6 +124,22 @@ def test_run_equals_fit_and_compiles_once():
     )
 
 
+def test_run_traces_python_numbers_in_args():
+    _, loss, sampler = burgers_problem(width=4, depth=1, dtype=F32)
+    training = pl.training(loss, optax.adam(1e-2))
+    (state,) = _members(training, [0])
+    traces = []
+
+    def step(state, batch, args):
+        traces.append(args["nu"])
+        return training.step(state, batch, args)
+
+    pl.run(step, state, sampler, 3, args={"nu": 0.01})
+    traced = len(traces)
+    out = pl.run(step, state, sampler, 3, args={"nu": 0.02})  # no new compilation
+    assert len(traces) == traced and int(out.result) == 0
+
+
 def test_sweeps_over_coefficients_and_learning_rates_match_single_runs():
     _, loss, sampler = burgers_problem(width=8, depth=2, dtype=F32)
     adam = optax.inject_hyperparams(optax.adam)(learning_rate=1e-2)

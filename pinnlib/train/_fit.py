@@ -14,7 +14,7 @@ from .._custom_types import Args, PointFn
 from .._errors import bad_argument, check_finite, check_positive_int
 from ._history import append, check_history, join
 from ._hooks import checkpointer, judge, load_best, log_record, replay_validation
-from ._loop import _run_chunk, _run_members
+from ._loop import _run_chunk, _run_members, check_resampling, traced_args
 from ._results import (
     RESULTS,
     FitResult,
@@ -30,15 +30,7 @@ from ._training import Training, step_of
 def _check_fit_args(num_steps, chunk_size, resample_every, patience, batch, args):
     num_steps = check_positive_int("pinnlib.fit(num_steps=...)", num_steps)
     chunk_size = check_positive_int("pinnlib.fit(chunk_size=...)", chunk_size)
-    if resample_every is not None:
-        check_positive_int("pinnlib.fit(resample_every=...)", resample_every)
-        if not callable(batch):
-            raise bad_argument(
-                "pinnlib.fit(resample_every=...)",
-                "a sampler as `batch`",
-                type(batch).__name__,
-                "Pass a sampler (key -> batch), e.g. pl.domains.sampler(...), to redraw.",
-            )
+    check_resampling("pinnlib.fit", resample_every, batch)
     if patience is not None:
         check_positive_int("pinnlib.fit(patience=...)", patience)
     for leaf in jax.tree.leaves(args):
@@ -229,16 +221,7 @@ def fit(
         metadata,
         0 if members is not None else int(state.step),
     )
-    # Python numbers in args become weakly typed arrays: traced, not baked into the
-    # program, so new coefficient values reuse the compiled chunk (and keep dtypes).
-    args = jax.tree.map(
-        lambda a: (
-            jnp.asarray(a)
-            if isinstance(a, int | float) and not isinstance(a, bool)
-            else a
-        ),
-        args,
-    )
+    args = traced_args(args)
     sampler = batch if callable(batch) else None
     fixed_batch = None if sampler is not None else batch
     records: dict[str, list] = {}
@@ -256,7 +239,7 @@ def fit(
             "value": np.asarray(val_values, np.float64),
         }
 
-    pace = _Pace(chunk)
+    per_step = None  # seconds, measured in the previous call
     stop = RESULTS.successful
     started_fit = time.perf_counter()
     bar = tqdm(total=num_steps, disable=not progress, unit="step")
@@ -267,7 +250,7 @@ def fit(
             # progress shows every few seconds. Validation, early stopping and
             # checkpoints happen at chunk boundaries only, whatever the timing.
             to_boundary = min(chunk - done % chunk, num_steps - done)
-            active = pace.steps(to_boundary)
+            active = _next_call_steps(per_step, to_boundary)
             first_step = _first_step(state)
             started = time.perf_counter()
             state, metrics, chunk_codes, chunk_failed = chunk_fn(
@@ -290,7 +273,7 @@ def fit(
             taken = active if still.any() else int(np.max(chunk_failed) - first_step)
             taken = max(taken, 0)
             seconds = time.perf_counter() - started
-            pace.record(active, seconds)
+            per_step = seconds / active
             append(records, metrics, first_step, taken)
             done += taken
             if taken:
@@ -378,25 +361,16 @@ def fit(
 _REPORT_SECONDS = 2.0
 
 
-class _Pace:
-    """How many steps the next call runs, so that each takes about two seconds.
+def _next_call_steps(per_step: float | None, limit: int) -> int:
+    """How many steps the next call runs, so that it takes about `_REPORT_SECONDS`.
 
-    The first call runs one step; each later call uses the time per step measured
-    in the previous one (the first includes compilation, so the second is short
-    too), never more than the compiled chunk length.
+    `per_step` is the time per step measured in the previous call (None before the
+    first: then one step; the first includes compilation, so the second is short
+    too); never more than `limit`, the steps left to the chunk boundary.
     """
-
-    def __init__(self, chunk: int):
-        self.chunk, self.per_step = chunk, None
-
-    def steps(self, limit: int) -> int:
-        if self.per_step is None:
-            return min(limit, 1)
-        return max(1, min(limit, int(_REPORT_SECONDS / max(self.per_step, 1e-9))))
-
-    def record(self, steps: int, seconds: float) -> None:
-        if steps:
-            self.per_step = seconds / steps
+    if per_step is None:
+        return min(limit, 1)
+    return max(1, min(limit, int(_REPORT_SECONDS / max(per_step, 1e-9))))
 
 
 def _members(state: TrainState) -> int | None:

@@ -53,6 +53,37 @@ def run_steps(
     return eqx.combine(dynamic, static), metrics
 
 
+def check_resampling(where: str, resample_every, batch) -> None:
+    """Raise unless `resample_every` is None, or a positive int with a sampler."""
+    if resample_every is None:
+        return
+    check_positive_int(f"{where}(resample_every=...)", resample_every)
+    if not callable(batch):
+        raise bad_argument(
+            f"{where}(resample_every=...)",
+            "a sampler as `batch`",
+            type(batch).__name__,
+            "Pass a sampler (key -> batch), e.g. pl.domains.sampler(...), to redraw.",
+        )
+
+
+def traced_args(args: Args) -> Args:
+    """`args` with Python numbers as (weakly typed) arrays.
+
+    Under `eqx.filter_jit` a Python number is static: each new value would compile
+    anew. As an array it is traced, so new coefficient values reuse the program
+    (and keep their weak dtype).
+    """
+    return jax.tree.map(
+        lambda a: (
+            jnp.asarray(a)
+            if isinstance(a, int | float) and not isinstance(a, bool)
+            else a
+        ),
+        args,
+    )
+
+
 def draw_batch(
     sampler: Callable, state: TrainState, resample_every: int | None
 ) -> PyTree:
@@ -267,7 +298,8 @@ def run(
     - `state`: the `TrainState` to start from.
     - `batch`: fixed points `{term: (n, d)}`, or a sampler `key -> batch`.
     - `num_steps`: a Python int (static).
-    - `args`: coefficients for the loss (keyword-only).
+    - `args`: coefficients for the loss (keyword-only). Python numbers are traced
+      as arrays, so a new value reuses the compiled run.
     - `resample_every`: redraw a sampler's points every this many steps (static).
     - `result`: the code of an earlier run of this state; a state whose code is
       not `successful` (0) is not stepped (keyword-only).
@@ -280,7 +312,7 @@ def run(
         training = pl.training(loss, optax.adam(1e-3))
         keys = jax.random.split(jax.random.key(0), 8)
         states = eqx.filter_vmap(
-            lambda k: training.init(pl.nn.mlp(2, 32, 3, key=k), key=k)
+            lambda k: training.init(pl.nn.mlp(2, width=32, depth=3, key=k), key=k)
         )(keys)
         runs = eqx.filter_vmap(
             lambda s: pl.run(training, s, batch, 1000, args={"nu": nu})
@@ -290,22 +322,14 @@ def run(
     """
     step = step_of("pinnlib.run(training=...)", training)
     num_steps = check_positive_int("pinnlib.run(num_steps=...)", num_steps)
+    check_resampling("pinnlib.run", resample_every, batch)
     sampler = batch if callable(batch) else None
-    if resample_every is not None:
-        check_positive_int("pinnlib.run(resample_every=...)", resample_every)
-        if sampler is None:
-            raise bad_argument(
-                "pinnlib.run(resample_every=...)",
-                "a sampler as `batch`",
-                type(batch).__name__,
-                "Pass a sampler (key -> batch), e.g. pl.domains.sampler(...), to redraw.",
-            )
     state, metrics, code, failed = _run_chunk(
         step,
         sampler,
         state,
         None if sampler is not None else batch,
-        args,
+        traced_args(args),
         jnp.asarray(num_steps, jnp.int32),
         num_steps,
         resample_every,
