@@ -7,13 +7,12 @@ protocol documented on `AbstractDomain`) and checks what it returns.
 from collections.abc import Callable
 
 import jax.numpy as jnp
-import numpy as np
 from jaxtyping import Array, ArrayLike, Bool, DTypeLike, Float, PRNGKeyArray
 
 from .._dtypes import resolve_dtype
 from .._errors import bad_argument, check_positive_int
 from ._geometry import AbstractDomain
-from ._sequences import checked_sequence, describe
+from ._sequences import check_array, checked_sequence
 
 _SIGNATURES = {
     "sample_interior": "(self, num_points, *, key, sequence, dtype)",
@@ -48,16 +47,15 @@ def protocol_method(where: str, domain, name: str) -> Callable:
 
 def _checked(domain, name: str, points, shape: tuple, dtype) -> Array:
     """``points`` if they have ``shape`` and ``dtype``, else a ``ValueError``."""
-    expected = f"shape {shape}, dtype {np.dtype(dtype)}"
-    if describe(points) != expected:
-        raise bad_argument(
-            f"{type(domain).__name__}.{name}(...)",
-            f"an array of {expected}",
-            describe(points),
-            f"Make {name} return the requested points, one row of domain.dim "
-            "coordinates each, in the requested dtype.",
-        )
-    return points
+    return check_array(
+        f"{type(domain).__name__}.{name}(...)",
+        "an array",
+        points,
+        shape,
+        dtype,
+        f"Make {name} return the requested points, one row of domain.dim "
+        "coordinates each, in the requested dtype.",
+    )
 
 
 def sample_interior(

@@ -256,6 +256,14 @@ def describe(array) -> str:
     return f"shape {tuple(array.shape)}, dtype {np.dtype(array.dtype)}"
 
 
+def check_array(where: str, what: str, array, shape: tuple, dtype, fix: str) -> Array:
+    """`array` if it has `shape` and `dtype`, else a `ValueError` naming `where`."""
+    expected = f"shape {shape}, dtype {np.dtype(dtype)}"
+    if describe(array) != expected:
+        raise bad_argument(where, f"{what} of {expected}", describe(array), fix)
+    return array
+
+
 def checked_sequence(where: str, method, hint: str = "") -> Callable[..., Array]:
     """``method`` as ``sequence(n, d, *, key, dtype)`` whose errors name ``where``.
 
@@ -275,16 +283,14 @@ def checked_sequence(where: str, method, hint: str = "") -> Callable[..., Array]
             )
         if method == "grid":
             grid_side(f"{where}(num_points=...) [{n} points in {d}-d{hint}]", n, d)
-        u = fn(n, d, key=key, dtype=dtype)
-        expected = f"shape {(n, d)}, dtype {np.dtype(dtype)}"
-        if describe(u) != expected:
-            raise bad_argument(
-                f"{where}(method=...)",
-                f"a sequence returning an array of {expected}",
-                describe(u),
-                "A point sequence is fn(n, d, *, key, dtype) and returns n points of "
-                "[0, 1)^d as an (n, d) array of that dtype.",
-            )
-        return u
+        return check_array(
+            f"{where}(method=...)",
+            "a sequence returning an array",
+            fn(n, d, key=key, dtype=dtype),
+            (n, d),
+            dtype,
+            "A point sequence is fn(n, d, *, key, dtype) and returns n points of "
+            "[0, 1)^d as an (n, d) array of that dtype.",
+        )
 
     return sequence
