@@ -333,3 +333,21 @@ def test_trainable_coefficients_take_the_models_dtype():
     _, metrics = training.step(state, {"pde": x, "data": (x, y)})
     assert metrics["loss"].dtype == F32 and metrics["coef:nu"].dtype == F32
     np.testing.assert_allclose(metrics["coef:nu"], 0.1, rtol=1e-6)
+
+
+def test_strategies_take_functions_in_args():
+    loss = pl.losses.combine(
+        pde=pl.losses.residual(pl.pdes.poisson), bc=pl.losses.dirichlet(0.0)
+    )
+    training = pl.training(
+        loss, optax.adam(1e-3), weighting=pl.weighting.gradient_norm_annealing()
+    )
+    u = pl.nn.mlp(1, width=4, depth=1, key=jax.random.key(0), dtype=F32)
+    state = training.init(u, key=jax.random.key(1))
+    batch = {
+        "pde": jnp.linspace(0.1, 0.9, 8, dtype=F32)[:, None],
+        "bc": jnp.asarray([[0.0], [1.0]], F32),
+    }
+    source = lambda x: jnp.sin(jnp.pi * x[0])  # noqa: E731
+    out = pl.run(training, state, batch, 3, args={"source": source})
+    assert int(out.result) == 0 and np.all(np.isfinite(out.metrics["loss"]))

@@ -227,8 +227,10 @@ def build_step(
         if weighting is not None:
             _check_weighting_state(weighting, state)
         # What strategies see: the coefficients' current values, not differentiated.
-        current_args = jax.lax.stop_gradient(
-            with_coefficients(args, state.coefficients)
+        # (Only arrays: args may hold functions, such as a source term.)
+        current_args = jax.tree.map(
+            lambda a: jax.lax.stop_gradient(a) if eqx.is_array(a) else a,
+            with_coefficients(args, state.coefficients),
         )
         if sampling is not None:
             if state.points is None:
