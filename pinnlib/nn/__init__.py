@@ -12,3 +12,7 @@ from ._factorized import (
 )
 from ._mlp import ACTIVATIONS as ACTIVATIONS, mlp as mlp
 from ._modified_mlp import ModifiedMLP as ModifiedMLP
+from ._piratenet import (
+    PirateNet as PirateNet,
+    least_squares_init as least_squares_init,
+)
