@@ -60,13 +60,12 @@ def _phases(loss, sampler, state0, *, nu, adam_lr, resample_every, memory, chunk
             def training_loss(model, weights):
                 return loss(model, points, weights, {"nu": nu})[0]
 
-            kw = dict(
-                batch=points,
-                chunk_size=chunk,
-                validate=lambda model: training_loss(model, weights),
+            stalled = pl.Validation(
+                lambda s: training_loss(s.model, weights),
                 patience=1,
                 min_rel_improvement=tol,
             )
+            kw = dict(batch=points, chunk_size=chunk, validation=stalled)
             return lbfgs, dtype, pl.make_step(loss, lbfgs, reuse_value=True), kw
 
         return build
@@ -75,13 +74,13 @@ def _phases(loss, sampler, state0, *, nu, adam_lr, resample_every, memory, chunk
 
 
 def _resume_point(checkpoint_dir, templates):
-    """The latest checkpoint's state, phase, phase start and records, or None."""
+    """The latest checkpoint and its phase, or None."""
     latest = pl.checkpoint.latest(checkpoint_dir)
     if latest is None:
         return None
     phase = pl.checkpoint.read_info(latest)["metadata"]["phase"]
     ckpt = pl.checkpoint.load(latest, templates[phase])
-    return ckpt.state, phase, ckpt.metadata, ckpt.history
+    return ckpt, phase
 
 
 def main(
@@ -149,16 +148,19 @@ def main(
         optimizer, dtype, _, _ = phases[index]()
         return pl.switch_optimizer(state, optimizer, dtype=dtype)
 
-    phase, phase_start, history, validation = 0, 0, None, None
+    # `resumed`: the checkpoint the current phase continues (None: a fresh phase).
+    phase, phase_start, history, resumed = 0, 0, None, None
     if resume and checkpoint_dir is not None:
         templates = [start_phase(i, state) for i in range(3)]
         found = _resume_point(checkpoint_dir, templates)
         if found is not None:
-            state, phase, meta, history = found
-            phase_start, validation = meta["phase_start"], meta["validation"]
+            resumed, phase = found
+            state, meta = resumed.state, resumed.metadata
+            phase_start = meta["phase_start"]
             done = int(state.step) - phase_start
             if meta["result"] == "stopped_early" or done >= limits[phase]:
-                phase, phase_start, validation = phase + 1, int(state.step), None
+                phase, phase_start = phase + 1, int(state.step)
+                history, resumed = resumed.history, None
                 if phase < 3:
                     state = start_phase(phase, state)
     else:
@@ -179,15 +181,19 @@ def main(
                 args=args,
                 progress=progress,
                 history=history,
-                validation=validation,
-                checkpoint_dir=checkpoint_dir,
-                checkpoint_every=checkpoint_every if checkpoint_dir else None,
-                metadata={"phase": phase, "phase_start": phase_start},
+                resume=resumed,
+                checkpoints=None
+                if checkpoint_dir is None
+                else pl.Checkpoints(
+                    checkpoint_dir,
+                    every=checkpoint_every,
+                    metadata={"phase": phase, "phase_start": phase_start},
+                ),
                 **kw,
             )
             state, history = result.state, result.history
         seconds[phase] = time.perf_counter() - began
-        phase, phase_start, validation = phase + 1, int(state.step), None
+        phase, phase_start, resumed = phase + 1, int(state.step), None
         if phase < 3 and int(state.step) < total:
             state = start_phase(phase, state)
     model = state.model

@@ -27,12 +27,15 @@ from . import (
 )
 from .train import (
     RESULTS as RESULTS,
+    Checkpoints as Checkpoints,
     Coefficient as Coefficient,
     FitResult as FitResult,
     NonFiniteError as NonFiniteError,
+    Progress as Progress,
     Run as Run,
     Training as Training,
     TrainState as TrainState,
+    Validation as Validation,
     draw_batch as draw_batch,
     fit as fit,
     init_state as init_state,

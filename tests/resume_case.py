@@ -38,7 +38,7 @@ def second_half(directory: str) -> None:
     for case in CASES:
         step, template, batch, kw = build(case)
         ckpt = pl.checkpoint.load(f"{directory}/{case}/first", template)
-        result = pl.fit(step, ckpt.state, batch, HALF, history=ckpt.history, **kw)
+        result = pl.fit(step, ckpt.state, batch, HALF, resume=ckpt, **kw)
         pl.checkpoint.save(
             f"{directory}/{case}/second", result.state, history=result.history
         )

@@ -1,6 +1,7 @@
 """History export (JSON/CSV), the log hook, and continuing early stopping."""
 
 import csv
+import dataclasses
 import json
 
 import jax
@@ -57,8 +58,7 @@ def test_log_hook_gets_a_record_after_the_first_step_and_every_chunk():
         10,
         args={"nu": NU},
         chunk_size=4,
-        progress=False,
-        log=records.append,
+        progress=pl.Progress(bar=False, log=records.append),
     )
     # The first call (which compiles) takes one step, to measure the step time;
     # calls then run to the end of each chunk at the latest (a short one more while
@@ -74,38 +74,22 @@ def test_log_hook_gets_a_record_after_the_first_step_and_every_chunk():
 def test_validation_record_continues_early_stopping_exactly():
     step, state, sampler = _problem()
     values = iter([5.0, 4.0, 3.99, 3.0, 2.0])
-    kw = dict(
-        args={"nu": NU},
-        chunk_size=2,
-        progress=False,
-        patience=1,
-        min_rel_improvement=0.01,
+    validation = pl.Validation(
+        lambda s: next(values), patience=1, min_rel_improvement=0.01
     )
+    kw = dict(args={"nu": NU}, chunk_size=2, progress=False, validation=validation)
     # Uninterrupted: stops after the third validation (3.99 is < 1% better than 4).
-    full = pl.fit(step, state, sampler, 10, validate=lambda m: next(values), **kw)
+    full = pl.fit(step, state, sampler, 10, **kw)
     assert full.stopped_early and int(full.state.step) == 6
-    # Interrupted after two chunks, resumed with the validation record.
+    # Interrupted after two chunks, resumed from the first run's result.
     values = iter([5.0, 4.0, 3.99, 3.0, 2.0])
-    first = pl.fit(step, state, sampler, 4, validate=lambda m: next(values), **kw)
-    resumed = pl.fit(
-        step,
-        first.state,
-        sampler,
-        6,
-        validate=lambda m: next(values),
-        validation=first.validation,
-        history=first.history,
-        **kw,
-    )
+    first = pl.fit(step, state, sampler, 4, **kw)
+    resumed = pl.fit(step, first.state, sampler, 6, resume=first, **kw)
     assert resumed.stopped_early and int(resumed.state.step) == 6
     np.testing.assert_array_equal(resumed.validation["value"], full.validation["value"])
-    with pytest.raises(ValueError, match=r"fit\(validation=...\)"):
-        pl.fit(
-            step,
-            state,
-            sampler,
-            2,
-            validation={"value": [1.0]},
-            progress=False,
-            args={"nu": NU},
-        )
+    np.testing.assert_array_equal(resumed.history["step"], np.arange(6))
+    with pytest.raises(ValueError, match=r"fit\(resume=...\)"):
+        broken = dataclasses.replace(first, validation={"value": np.ones(1)})
+        pl.fit(step, state, sampler, 2, resume=broken, progress=False, args={"nu": NU})
+    with pytest.raises(ValueError, match=r"fit\(history=...\).*resume="):
+        pl.fit(step, state, sampler, 2, resume=first, history=first.history)

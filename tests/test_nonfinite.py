@@ -260,8 +260,10 @@ def test_result_codes_and_stopped_early_property():
 def test_checkpoints_every_m_steps_and_of_the_last_finite_state(tmp_path):
     loss, sampler, base, state = _problem()
     step = _nan_loss_step(base)
-    kw = dict(chunk_size=2, progress=False, keep=None, checkpoint_every=4)
-    pl.fit(step, state, sampler, 10, args=CLEAN, checkpoint_dir=tmp_path / "a", **kw)
+    kw = dict(chunk_size=2, progress=False)
+    ckpts = dict(keep=None, every=4)
+    a = pl.Checkpoints(tmp_path / "a", **ckpts)
+    pl.fit(step, state, sampler, 10, args=CLEAN, checkpoints=a, **kw)
     saved = sorted(p.name for p in (tmp_path / "a").iterdir())
     assert saved == ["ckpt-000000004", "ckpt-000000008", "ckpt-000000010"]
     result = pl.fit(
@@ -270,7 +272,7 @@ def test_checkpoints_every_m_steps_and_of_the_last_finite_state(tmp_path):
         sampler,
         10,
         args=NAN_AT_7,
-        checkpoint_dir=tmp_path / "b",
+        checkpoints=pl.Checkpoints(tmp_path / "b", **ckpts),
         throw=False,
         **kw,
     )

@@ -33,7 +33,12 @@ def test_resume_in_a_fresh_process_is_bit_for_bit(tmp_path):
         step, state, batch, kw = build(case)
         straight[case] = pl.fit(step, state, batch, 2 * HALF, **kw)
         pl.fit(  # the first half writes its checkpoint at the end
-            step, state, batch, HALF, checkpoint_dir=tmp_path / case / "first", **kw
+            step,
+            state,
+            batch,
+            HALF,
+            checkpoints=pl.Checkpoints(tmp_path / case / "first"),
+            **kw,
         )
     subprocess.run(
         [

@@ -12,6 +12,7 @@ import pytest
 from helpers import burgers_problem
 
 import pinnlib as pl
+from pinnlib.train import _options
 
 NU = 0.01 / np.pi
 
@@ -111,8 +112,8 @@ def test_validation_and_early_stopping():
     _, sampler, step, state = _problem()
     calls = []
 
-    def validate(model):  # gets worse after the first chunk
-        calls.append(None)
+    def validate(state):  # gets worse after the first chunk
+        calls.append(int(state.step))
         return jnp.asarray(float(len(calls)))
 
     result = pl.fit(
@@ -122,11 +123,11 @@ def test_validation_and_early_stopping():
         100,
         args={"nu": NU},
         chunk_size=10,
-        validate=validate,
-        patience=2,
+        validation=pl.Validation(validate, patience=2),
         progress=False,
     )
     assert result.result == pl.RESULTS.stopped_early
+    assert calls == [10, 20, 30]  # the state after each chunk
     np.testing.assert_array_equal(result.validation["step"], [10, 20, 30])
     assert int(result.best_state.step) == 10
     assert int(result.state.step) == 30
@@ -165,8 +166,21 @@ def test_fit_bad_input_errors():
         pl.fit(step, state, sampler, 0, progress=False)
     with pytest.raises(ValueError, match=r"fit\(resample_every=...\).*sampler"):
         pl.fit(step, state, batch, 10, resample_every=5, progress=False)
-    with pytest.raises(ValueError, match=r"fit\(patience=...\)"):
-        pl.fit(step, state, sampler, 10, patience=3, progress=False)
+    with pytest.raises(ValueError, match=r"Validation\(patience=...\)"):
+        pl.Validation(lambda s: 0.0, patience=0)
+    with pytest.raises(ValueError, match=r"Checkpoints\(every=...\)"):
+        pl.Checkpoints("runs/x", every=0)
+    with pytest.raises(ValueError, match=r"Progress\(seconds=...\)"):
+        pl.Progress(seconds=0.0)
+    # Wrong types (which the annotations reject in this test suite) get messages too.
+    with pytest.raises(ValueError, match=r"fit\(validation=...\).*resume="):
+        _options.check_option("validation", {"step": []}, pl.Validation)
+    with pytest.raises(ValueError, match=r"fit\(checkpoints=...\)"):
+        _options.check_option("checkpoints", "runs/x", pl.Checkpoints)
+    with pytest.raises(ValueError, match=r"fit\(progress=...\)"):
+        _options.as_progress("yes")
+    with pytest.raises(ValueError, match=r"fit\(resume=...\)"):
+        pl.fit(step, state, sampler, 10, resume=3, progress=False)
     with pytest.raises(ValueError, match=r"fit\(args=...\).*finite"):
         pl.fit(step, state, sampler, 10, args={"nu": float("nan")}, progress=False)
     with pytest.raises(ValueError, match=r"make_step\(loss=...\)"):
@@ -245,15 +259,15 @@ def test_min_rel_improvement_stops_a_stalled_run():
         args={"nu": NU},
         chunk_size=10,
         progress=False,
-        validate=lambda model: next(values),
-        patience=1,
-        min_rel_improvement=0.01,
+        validation=pl.Validation(
+            lambda s: next(values), patience=1, min_rel_improvement=0.01
+        ),
     )
     assert result.result == pl.RESULTS.stopped_early
     np.testing.assert_array_equal(result.validation["value"], [1.0, 0.5, 0.499])
     assert int(result.best_state.step) == 20
-    with pytest.raises(ValueError, match=r"fit\(min_rel_improvement=...\)"):
-        pl.fit(step, state, sampler, 10, min_rel_improvement=1.5, progress=False)
+    with pytest.raises(ValueError, match=r"Validation\(min_rel_improvement=...\)"):
+        pl.Validation(lambda s: 0.0, min_rel_improvement=1.5)
 
 
 def test_new_coefficient_values_reuse_the_compiled_chunk():

@@ -12,7 +12,6 @@ import pytest
 from helpers import burgers_problem
 
 import pinnlib as pl
-from pinnlib.train import _fit
 
 NU = 0.01 / np.pi
 F32, F64 = jnp.float32, jnp.float64
@@ -176,8 +175,7 @@ def test_fit_drives_a_batched_state():
         25,
         args={"nu": NU},
         chunk_size=10,
-        progress=False,
-        log=records.append,
+        progress=pl.Progress(bar=False, log=records.append),
     )
     assert result.result == (pl.RESULTS.successful,) * 3
     assert result.failed_step == (None,) * 3
@@ -190,8 +188,14 @@ def test_fit_drives_a_batched_state():
     np.testing.assert_allclose(
         result.history["loss"][:, 1], alone.history["loss"], rtol=1e-5
     )
-    with pytest.raises(ValueError, match=r"fit\(validate=...\).*batched"):
-        pl.fit(training, _stack(states), sampler, 5, validate=lambda m: 0.0)
+    with pytest.raises(ValueError, match=r"fit\(validation=...\).*batched"):
+        pl.fit(
+            training,
+            _stack(states),
+            sampler,
+            5,
+            validation=pl.Validation(lambda s: 0.0),
+        )
 
 
 def test_fit_reports_nonfinite_members_and_keeps_the_others():
@@ -244,8 +248,7 @@ def test_gauss_newton_inside_a_chain():
     assert out.metrics["loss"][-1] < 0.5 * out.metrics["loss"][0]
 
 
-def test_time_limit_and_progress_every_few_seconds(monkeypatch):
-    monkeypatch.setattr(_fit, "_REPORT_SECONDS", 0.1)
+def test_time_limit_and_progress_every_few_seconds():
     _, loss, sampler = burgers_problem(width=4, depth=1, dtype=F32)
     inner = pl.training(loss, optax.adam(1e-2))
 
@@ -262,8 +265,7 @@ def test_time_limit_and_progress_every_few_seconds(monkeypatch):
         60,
         args={"nu": NU},
         chunk_size=1000,
-        progress=False,
-        log=records.append,
+        progress=pl.Progress(bar=False, log=records.append, seconds=0.1),
     )
     # One chunk of 1000 steps would report once; slow steps report every ~0.1 s.
     assert len(records) >= 4 and records[-1]["step"] == 60
@@ -294,21 +296,15 @@ def test_a_resumed_fit_gets_back_its_best_state(tmp_path):
     kw = dict(
         args={"nu": NU},
         chunk_size=4,
-        validate=lambda m: -float(value(m)),
+        validation=pl.Validation(lambda s: -float(value(s.model))),
         progress=False,
     )
-    straight = pl.fit(training, state, sampler, 16, checkpoint_dir=tmp_path / "a", **kw)
-    pl.fit(training, state, sampler, 8, checkpoint_dir=tmp_path / "b", **kw)
+    ckpts_a, ckpts_b = pl.Checkpoints(tmp_path / "a"), pl.Checkpoints(tmp_path / "b")
+    straight = pl.fit(training, state, sampler, 16, checkpoints=ckpts_a, **kw)
+    pl.fit(training, state, sampler, 8, checkpoints=ckpts_b, **kw)
     ckpt = pl.checkpoint.load(tmp_path / "b", state)
     resumed = pl.fit(
-        training,
-        ckpt.state,
-        sampler,
-        8,
-        checkpoint_dir=tmp_path / "b",
-        validation=ckpt.metadata["validation"],
-        history=ckpt.history,
-        **kw,
+        training, ckpt.state, sampler, 8, checkpoints=ckpts_b, resume=ckpt, **kw
     )
     assert straight.best_state is not None and resumed.best_state is not None
     assert int(straight.best_state.step) == int(resumed.best_state.step) == 4

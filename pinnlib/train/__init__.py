@@ -9,6 +9,11 @@ from ._loop import (
     run as run,
     run_steps as run_steps,
 )
+from ._options import (
+    Checkpoints as Checkpoints,
+    Progress as Progress,
+    Validation as Validation,
+)
 from ._results import (
     RESULTS as RESULTS,
     FitResult as FitResult,

@@ -1,8 +1,8 @@
 """``fit``: the chunked, compiled training driver."""
 
-import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -10,11 +10,19 @@ import numpy as np
 from jaxtyping import PyTree
 from tqdm import tqdm
 
-from .._custom_types import Args, PointFn
+from .._custom_types import Args
 from .._errors import bad_argument, check_finite, check_positive_int
 from ._history import append, check_history, join
 from ._hooks import checkpointer, judge, load_best, log_record, replay_validation
 from ._loop import _run_chunk, _run_members, check_resampling, traced_args
+from ._options import (
+    Checkpoints,
+    Progress,
+    Validation,
+    as_progress,
+    check_option,
+    resumed_records,
+)
 from ._results import (
     RESULTS,
     FitResult,
@@ -27,17 +35,6 @@ from ._step import Step
 from ._training import Training, step_of
 
 
-def _check_fit_args(num_steps, chunk_size, resample_every, patience, batch, args):
-    num_steps = check_positive_int("pinnlib.fit(num_steps=...)", num_steps)
-    chunk_size = check_positive_int("pinnlib.fit(chunk_size=...)", chunk_size)
-    check_resampling("pinnlib.fit", resample_every, batch)
-    if patience is not None:
-        check_positive_int("pinnlib.fit(patience=...)", patience)
-    for leaf in jax.tree.leaves(args):
-        check_finite("pinnlib.fit(args=...)", leaf)
-    return num_steps, min(chunk_size, num_steps)
-
-
 def fit(
     step: Training | Step,
     state: TrainState,
@@ -45,44 +42,38 @@ def fit(
     num_steps: int,
     *,
     args: Args = None,
-    chunk_size: int = 1000,
     resample_every: int | None = None,
-    validate: Callable[[PointFn], float] | None = None,
-    patience: int | None = None,
-    min_rel_improvement: float = 0.0,
-    history: dict | None = None,
-    validation: dict | None = None,
+    chunk_size: int = 1000,
+    validation: Validation | None = None,
+    checkpoints: Checkpoints | None = None,
+    progress: bool | Progress = True,
+    history: Mapping | None = None,
+    resume: Any = None,
+    time_limit: int | float | None = None,
     throw: bool = True,
-    progress: bool = True,
-    log: Callable[[dict], None] | None = None,
-    checkpoint_dir: str | os.PathLike | None = None,
-    checkpoint_every: int | None = None,
-    keep: int | None = 3,
-    metadata: dict | None = None,
-    time_limit: float | None = None,
 ) -> FitResult:
     r"""Train for `num_steps` steps: compiled `lax.scan` chunks, host work in between.
 
     A thin host driver over the compiled, guarded chunk of `pinnlib.run`. The steps
     run as scans of at most `chunk_size` steps (one compilation, reused for every
     call, including shorter ones, whose extra steps are skipped). At the end of
-    every chunk the host records the history, evaluates `validate`, applies early
-    stopping and writes checkpoints. When steps are slow, a chunk is run in shorter
-    calls chosen from the measured step time, so the progress bar and `log` show
-    progress at least every few seconds; this changes nothing in the numbers.
+    every chunk the host records the history, validates, applies early stopping
+    and writes checkpoints. When steps are slow, a chunk is run in shorter calls
+    chosen from the measured step time, so that progress shows at least every few
+    seconds; this changes nothing in the numbers.
 
     `state` may be a batch of states with a leading member axis (an ensemble, e.g.
     from `eqx.filter_vmap(training.init)`): the members train together in one
     compiled program, with one progress bar (the median loss) and a per-member
     history (entries of shape `(n, members)`); each member stops at its own first
-    non-finite step while the others go on. `validate` and checkpoints need a
+    non-finite step while the others go on. `validation` and `checkpoints` need a
     single state.
 
     Collocation points: `batch` is either a fixed dict of point arrays, or a sampler
     `key -> batch` (e.g. `pinnlib.domains.sampler(...)`). With a sampler the points
     are drawn from `state.key` inside the compiled loop by `pinnlib.draw_batch`, and
     redrawn every `resample_every` steps. The points of terms owned by a sampling
-    strategy (`pinnlib.make_step(..., sampling=...)`) come from `state.points`
+    strategy (`pinnlib.training(..., sampling=...)`) come from `state.points`
     instead; then `batch` holds the other terms' points (`{}` if it owns them all).
 
     Non-finite guard: inside the compiled loop, a step is applied only if all its
@@ -107,89 +98,65 @@ def fit(
     - `args`: coefficients passed to the loss, e.g. `{"nu": 0.003}` (keyword-only):
       numbers and arrays (which must be finite), and functions such as a source
       term `{"f": lambda x: ...}`.
-    - `chunk_size`: steps per compiled scan (keyword-only).
     - `resample_every`: redraw points every this many steps (needs a sampler).
-    - `validate`: `validate(model) -> scalar` called on the host after every chunk
-      (lower is better), e.g. `lambda m: pl.metrics.rel_l2(m, points, reference)`;
-      wrap it in `eqx.filter_jit` yourself if it is a pure JAX function.
-    - `patience`: stop after this many validations without improvement (needs
-      `validate`).
-    - `min_rel_improvement`: a validation value counts as an improvement only if it
-      is below `best - min_rel_improvement * |best|` (default 0: any decrease). With
-      `validate` returning the training loss, this stops an optimizer that has
-      stalled, e.g. L-BFGS at the float32 floor.
+    - `chunk_size`: steps per compiled scan, and between validations and
+      checkpoints.
+    - `validation`: a `pinnlib.Validation` (a function of the state, evaluated after
+      every chunk; the best state; early stopping).
+    - `checkpoints`: a `pinnlib.Checkpoints` (directory, period, how many to keep,
+      metadata).
+    - `progress`: `True` (a progress bar), `False`, or a `pinnlib.Progress` (bar,
+      log function, seconds between reports).
     - `history`: the history of earlier phases to continue, e.g.
       `adam_result.history`: a dict of equal-length 1-d arrays with a `"step"`
       entry. The returned history is this one followed by the new steps, per key;
       a key present in only one part is NaN (float64) for the other part's steps.
-    - `validation`: the validation record of the run being resumed
-      (`FitResult.validation`, or `Checkpoint.metadata["validation"]`): early
-      stopping then continues exactly as in an uninterrupted run.
-    - `throw`: raise `NonFiniteError` on a non-finite step (default); with
-      `throw=False`, return the `FitResult` with its `result` code instead.
-    - `progress`: show a tqdm progress bar with the loss and the step rate.
-    - `log`: `log(record)` called after every chunk with a dict of the last value
-      of every metric, `"step"` and `"steps_per_s"`; e.g. `log=print` or
-      `log=logging.getLogger("train").info`.
-    - `checkpoint_dir`: write checkpoints there (`pinnlib.checkpoint.save`: the
-      whole state, the history so far, the validation record, `metadata`): between
-      chunks every `checkpoint_every` steps (rounded up to a chunk end), and at the
-      end of the run, including an early stop or a non-finite stop (then of the
-      last finite state). Resume with `pinnlib.checkpoint.load` and
-      `fit(..., history=ckpt.history, validation=ckpt.metadata["validation"])`.
-    - `keep`: how many checkpoints to keep (the newest; `None` keeps all). With
-      `validate`, the best state so far is also kept, in `checkpoint_dir/best`;
-      a run resumed with `validation=` and the same `checkpoint_dir` gets it back
-      as `best_state`, as an uninterrupted run would have it.
-    - `metadata`: JSON-serialisable dict stored with every checkpoint (e.g. the
-      phase of a phased run).
+    - `resume`: the `FitResult` of an earlier call, or its checkpoint
+      (`pinnlib.checkpoint.load(...)`), to continue: its history and validation
+      record are continued, so that early stopping, the best state and the history
+      end as in an uninterrupted run (pass its state as `state`).
     - `time_limit`: a wall-clock budget in seconds: the run stops (with
       `RESULTS.time_limit`, a checkpoint if configured, and no error) at the first
       progress report after the budget is spent.
+    - `throw`: raise `NonFiniteError` on a non-finite step (default); with
+      `throw=False`, return the `FitResult` with its `result` code instead.
 
-    **Returns:** a `FitResult` (final state, history, validation, best state, result
-    code, failing step).
+    **Returns:** a `FitResult` (final state, history, validation record, best state,
+    result code, failing step).
 
     **Raises:** `ValueError` for non-positive counts, non-finite `args`,
-    `resample_every` without a sampler, `patience` without `validate`, or a
-    malformed `history`; `NonFiniteError` (with `throw=True`) when a step is
-    non-finite, carrying the `FitResult` as `error.result`.
+    `resample_every` without a sampler, options of the wrong type, or a malformed
+    `history`; `NonFiniteError` (with `throw=True`) when a step is non-finite,
+    carrying the `FitResult` as `error.result`.
 
     !!! example
 
         ```python
-        result = pl.fit(step, state, sampler, 20_000, args={"nu": nu}, resample_every=1000)
+        result = pl.fit(training, state, sampler, 20_000, args={"nu": nu}, resample_every=1000)
         result.history["loss"][-1], result.state.model
 
-        # Adam, then L-BFGS on fixed points, with one history for both phases.
-        lbfgs = optax.lbfgs()
-        state = pl.switch_optimizer(result.state, lbfgs)
+        # Then L-BFGS on fixed points until it stalls, with one history for both.
+        lbfgs = pl.training(loss, optax.lbfgs())
+        state = pl.switch_optimizer(result.state, optax.lbfgs())
         batch = pl.draw_batch(sampler, state, None)
-        result = pl.fit(
-            pl.make_step(loss, lbfgs), state, batch, 2000, args={"nu": nu},
-            history=result.history,
-        )
-        result.history["step"]  # 0, 1, ..., 21_999
+        stalled = pl.Validation(lambda s: s.opt_state[-1].value, patience=1,
+                                min_rel_improvement=0.01)
+        result = pl.fit(lbfgs, state, batch, 2000, args={"nu": nu},
+                        validation=stalled, history=result.history)
+        result.history["step"]  # 0, 1, ..., up to 21_999
         ```
     """
     step = step_of("pinnlib.fit(training=...)", step)
-    num_steps, chunk = _check_fit_args(
-        num_steps, chunk_size, resample_every, patience, batch, args
+    num_steps = check_positive_int("pinnlib.fit(num_steps=...)", num_steps)
+    chunk = min(
+        check_positive_int("pinnlib.fit(chunk_size=...)", chunk_size), num_steps
     )
-    if not 0.0 <= min_rel_improvement < 1.0:
-        raise bad_argument(
-            "pinnlib.fit(min_rel_improvement=...)",
-            "a fraction in [0, 1)",
-            min_rel_improvement,
-            "Pass e.g. 0.01 to require a 1% improvement.",
-        )
-    if patience is not None and validate is None:
-        raise bad_argument(
-            "pinnlib.fit(patience=...)",
-            "a `validate` function alongside",
-            patience,
-            "Pass validate=lambda model: error(model) to use early stopping.",
-        )
+    check_resampling("pinnlib.fit", resample_every, batch)
+    for leaf in jax.tree.leaves(args):
+        check_finite("pinnlib.fit(args=...)", leaf)
+    validation = check_option("validation", validation, Validation)
+    checkpoints = check_option("checkpoints", checkpoints, Checkpoints)
+    progress = as_progress(progress)
     if time_limit is not None and not (
         isinstance(time_limit, int | float) and time_limit > 0
     ):
@@ -201,7 +168,7 @@ def fit(
         )
     members = _members(state)
     if members is not None:
-        for name, value in (("validate", validate), ("checkpoint_dir", checkpoint_dir)):
+        for name, value in (("validation", validation), ("checkpoints", checkpoints)):
             if value is not None:
                 raise bad_argument(
                     f"pinnlib.fit({name}=...)",
@@ -210,24 +177,18 @@ def fit(
                     "Evaluate or save the members after the run, or fit them one "
                     "at a time.",
                 )
+    history, record = resumed_records(resume, history)
     earlier = None if history is None else check_history(history)
-    val_steps, val_values, best, waited, best_step = replay_validation(
-        validation, min_rel_improvement
-    )
-    save = checkpointer(
-        checkpoint_dir,
-        checkpoint_every,
-        keep,
-        metadata,
-        0 if members is not None else int(state.step),
-    )
+    min_rel = 0.0 if validation is None else validation.min_rel_improvement
+    val_steps, val_values, best, waited, best_step = replay_validation(record, min_rel)
+    save = checkpointer(checkpoints, 0 if members is not None else int(state.step))
     args = traced_args(args)
     sampler = batch if callable(batch) else None
     fixed_batch = None if sampler is not None else batch
     records: dict[str, list] = {}
     best_state, best_unsaved = None, False
-    if save is not None and validation is not None:
-        best_state = load_best(checkpoint_dir, state, best_step)
+    if checkpoints is not None and record is not None:
+        best_state = load_best(checkpoints.directory, state, best_step)
     chunk_fn = _run_chunk if members is None else _run_members
     codes = np.zeros(() if members is None else (members,), np.int32)
     failed_at = np.full(codes.shape, -1, np.int64)
@@ -242,7 +203,7 @@ def fit(
     per_step = None  # seconds, measured in the previous call
     stop = RESULTS.successful
     started_fit = time.perf_counter()
-    bar = tqdm(total=num_steps, disable=not progress, unit="step")
+    bar = tqdm(total=num_steps, disable=not progress.bar, unit="step")
     try:
         done = 0
         while done < num_steps and stop == RESULTS.successful:
@@ -250,7 +211,7 @@ def fit(
             # progress shows every few seconds. Validation, early stopping and
             # checkpoints happen at chunk boundaries only, whatever the timing.
             to_boundary = min(chunk - done % chunk, num_steps - done)
-            active = _next_call_steps(per_step, to_boundary)
+            active = _next_call_steps(per_step, to_boundary, progress.seconds)
             first_step = _first_step(state)
             started = time.perf_counter()
             state, metrics, chunk_codes, chunk_failed = chunk_fn(
@@ -280,8 +241,8 @@ def fit(
                 loss = np.asarray(records["loss"][-1][-1])
                 shown = float(loss) if loss.ndim == 0 else float(np.nanmedian(loss))
                 bar.set_postfix(loss=f"{shown:.3e}", refresh=False)
-                if log is not None:
-                    log(log_record(records, seconds, taken))
+                if progress.log is not None:
+                    progress.log(log_record(records, seconds, taken))
             bar.update(taken)
             if newly.any():
                 failed_at = np.where(newly, chunk_failed, failed_at)
@@ -295,14 +256,14 @@ def fit(
                 stop = RESULTS(int(np.max(codes)))
                 break
             at_boundary = done % chunk == 0 or done == num_steps
-            if validate is not None and at_boundary:
-                value = float(validate(state.model))
+            if validation is not None and at_boundary:
+                value = float(validation.fn(state))
                 val_steps.append(int(state.step))
                 val_values.append(value)
-                best, waited, improved = judge(value, best, waited, min_rel_improvement)
+                best, waited, improved = judge(value, best, waited, min_rel)
                 if improved:
                     best_state, best_unsaved = state, True
-                if patience is not None and waited >= patience:
+                if validation.patience is not None and waited >= validation.patience:
                     stop = RESULTS.stopped_early
             if (
                 time_limit is not None
@@ -357,12 +318,8 @@ def fit(
     return result
 
 
-# The host shows progress at least this often (seconds), whatever the step time.
-_REPORT_SECONDS = 2.0
-
-
-def _next_call_steps(per_step: float | None, limit: int) -> int:
-    """How many steps the next call runs, so that it takes about `_REPORT_SECONDS`.
+def _next_call_steps(per_step: float | None, limit: int, seconds: int | float) -> int:
+    """How many steps the next call runs, so that it takes about `seconds`.
 
     `per_step` is the time per step measured in the previous call (None before the
     first: then one step; the first includes compilation, so the second is short
@@ -370,7 +327,7 @@ def _next_call_steps(per_step: float | None, limit: int) -> int:
     """
     if per_step is None:
         return min(limit, 1)
-    return max(1, min(limit, int(_REPORT_SECONDS / max(per_step, 1e-9))))
+    return max(1, min(limit, int(seconds / max(per_step, 1e-9))))
 
 
 def _members(state: TrainState) -> int | None:

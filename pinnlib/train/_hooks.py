@@ -1,14 +1,13 @@
 """What `fit` does on the host between chunks: log records, checkpoints, validation."""
 
 import math
-import os
 import pathlib
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
 
-from .._errors import bad_argument, check_positive_int
+from .._errors import bad_argument
 from ._results import RESULTS
 
 
@@ -36,10 +35,10 @@ def replay_validation(validation, min_rel_improvement: float):
         return [], [], math.inf, 0, None
     if not isinstance(validation, Mapping) or set(validation) != {"step", "value"}:
         raise bad_argument(
-            "pinnlib.fit(validation=...)",
-            'a dict {"step": [...], "value": [...]} (FitResult.validation)',
+            "pinnlib.fit(resume=...)",
+            'a validation record {"step": [...], "value": [...]}',
             validation if not isinstance(validation, Mapping) else sorted(validation),
-            "Pass the validation record of the run you resume.",
+            "Pass the FitResult or the loaded checkpoint of the run you resume.",
         )
     steps = [int(s) for s in np.asarray(validation["step"]).ravel()]
     values = [float(v) for v in np.asarray(validation["value"]).ravel()]
@@ -59,41 +58,22 @@ def judge(value: float, best: float, waited: int, min_rel_improvement: float):
     return best, waited + 1, False
 
 
-def checkpointer(
-    directory,
-    every: int | None,
-    keep: int | None,
-    metadata: Mapping | None,
-    start_step: int,
-) -> Callable | None:
-    """`save(state, history, validation, result, final, best)` or None (no directory).
+def checkpointer(options, start_step: int) -> Callable | None:
+    """`save(state, history, validation, result, final, best)` or None (no options).
 
-    `history` and `validation` are functions returning the records, called only when
-    a checkpoint is written (joining the history costs time at every chunk).
+    `options` is a `pinnlib.Checkpoints` or None. `history` and `validation` are
+    functions returning the records, called only when a checkpoint is written
+    (joining the history costs time at every chunk).
 
-    Saves between chunks once the step has passed the next multiple of `every`, and
-    with `final=True` (the end of the run, an early stop or a non-finite stop)
-    whatever the step; never twice for the same step. `best`, if given, is written
-    first, to `directory/best`. Returns whether it wrote.
+    Saves between chunks once the step has passed the next multiple of
+    `options.every`, and with `final=True` (the end of the run, an early stop or a
+    non-finite stop) whatever the step; never twice for the same step. `best`, if
+    given, is written first, to `directory/best`. Returns whether it wrote.
     """
-    if directory is None:
-        if every is not None:
-            raise bad_argument(
-                "pinnlib.fit(checkpoint_every=...)",
-                "a checkpoint_dir alongside",
-                every,
-                "Pass checkpoint_dir='runs/ckpt' to write checkpoints.",
-            )
+    if options is None:
         return None
-    if every is not None:
-        every = check_positive_int("pinnlib.fit(checkpoint_every=...)", every)
-    if not isinstance(directory, str | os.PathLike):
-        raise bad_argument(
-            "pinnlib.fit(checkpoint_dir=...)",
-            "a directory path",
-            type(directory).__name__,
-            "Pass a str or pathlib.Path.",
-        )
+    directory, every = options.directory, options.every
+    keep, metadata = options.keep, options.metadata
     marks = {"period": start_step // every if every else 0, "saved": None}
 
     def save(state, history, validation, result, final: bool, best=None) -> bool:
