@@ -36,17 +36,7 @@ def direction(
     """
     if isinstance(solver, lx.CG):
         r, jvp = jax.linearize(residual, flat)
-        vjp = jax.linear_transpose(jvp, flat)
-
-        def normal(v):
-            return vjp(jvp(v))[0] + damping * v
-
-        operator = lx.FunctionLinearOperator(
-            normal,
-            jax.ShapeDtypeStruct(flat.shape, flat.dtype),
-            lx.positive_semidefinite_tag,
-        )
-        return lx.linear_solve(operator, vjp(r)[0], solver, throw=False).value
+        return solve_matrix_free(r, jvp, flat, damping, solver)
     r, J = jacobian(flat)
     n, p = J.shape
     if isinstance(solver, lx.QR | lx.SVD):
@@ -59,3 +49,30 @@ def direction(
         return lx.linear_solve(_psd(gram), J.T @ r, solver, throw=False).value
     kernel = J @ J.T + damping * jnp.eye(n, dtype=J.dtype)
     return J.T @ lx.linear_solve(_psd(kernel), r, solver, throw=False).value
+
+
+def solve_matrix_free(
+    r: Float[Array, " N"],
+    jvp: Callable[[Float[Array, " P"]], Float[Array, " N"]],
+    flat: Float[Array, " P"],
+    damping: Float[Array, ""],
+    solver: lx.AbstractLinearSolver,
+) -> Float[Array, " P"]:
+    r"""$d = (J^\top J + \lambda I)^{-1} J^\top r$ from $v \mapsto Jv$ alone, never forming $J$.
+
+    `r` and `jvp` are what `jax.linearize(residual, flat)` returns; $J^\top$ is its
+    transpose (`jax.linear_transpose`), so every application of the operator
+    $v \mapsto J^\top(Jv) + \lambda v$ costs one JVP and one VJP. `solver` is a
+    lineax solver for positive semi-definite operators (`lx.CG`).
+    """
+    vjp = jax.linear_transpose(jvp, flat)
+
+    def normal(v):
+        return vjp(jvp(v))[0] + damping * v
+
+    operator = lx.FunctionLinearOperator(
+        normal,
+        jax.ShapeDtypeStruct(flat.shape, flat.dtype),
+        lx.positive_semidefinite_tag,
+    )
+    return lx.linear_solve(operator, vjp(r)[0], solver, throw=False).value
