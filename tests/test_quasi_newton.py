@@ -172,6 +172,62 @@ def test_zoom_line_search_minimises_rosenbrock_in_scan_with_the_formulas_by_hand
     assert state[0].inv_hessian.shape == (n, n)
 
 
+def _backtracking(f, x, d, g):
+    """An Armijo step length along d, halving from 1."""
+    alpha, fx = 1.0, f(x)
+    while f(x + alpha * d) > fx + 1e-4 * alpha * (g @ d) and alpha > 1e-8:
+        alpha /= 2
+    return alpha
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_direction_from_the_rank_two_structure_is_minus_h_times_g(method):
+    # The step forms H_{k+1} g_{k+1} from u = H_k g_{k+1} and the stored direction,
+    # without a product with the updated H: it must be -H_{k+1} g_{k+1}, through
+    # updates, a skipped update, resets and the points changing.
+    n = 6
+    f, grad = jax.jit(rosenbrock), jax.jit(jax.grad(rosenbrock))
+    opt = scale_by_quasi_newton(method)
+    update = jax.jit(opt.update)
+    x = jnp.where(jnp.arange(n) % 2 == 0, -1.2, 1.0)
+    state, events = opt.init(x), []
+    for k in range(24):
+        if k == 8:  # the line search made no progress: s = y = 0, no update
+            x = state.prev_params
+        if k == 12:  # back to gamma I, the stored direction now stale
+            state = restart(state)
+        if k == 16:  # H kept, the pair dropped (as for new points)
+            state = restart(state, keep_inverse_hessian=True)
+        if k == 20:  # H indefinite (its direction negated with it): a reset
+            state = state._replace(
+                inv_hessian=-state.inv_hessian, direction=-state.direction
+            )
+        g = grad(x)
+        d, new = update(g, state, x)
+        H, Hg = np.asarray(new.inv_hessian), np.asarray(new.inv_hessian @ g)
+        np.testing.assert_allclose(d, -Hg, rtol=1e-10, atol=1e-13 * np.abs(Hg).max())
+        np.testing.assert_array_equal(new.direction, d)
+        assert float(g @ d) < 0
+        if int(new.num_updates) == 0:
+            events.append("reset")
+            np.testing.assert_array_equal(H, H[0, 0] * np.eye(n))
+        elif int(new.num_updates) == int(state.num_updates):
+            events.append("skip")
+            np.testing.assert_array_equal(H, state.inv_hessian)
+        else:  # the secant equation: H_k y from the stored direction was right
+            events.append("update")
+            s, y = x - state.prev_params, g - state.prev_grad
+            np.testing.assert_allclose(
+                H @ y, s, rtol=1e-8, atol=1e-12 * np.abs(s).max()
+            )
+        state = new
+        x = x + _backtracking(f, x, d, g) * d
+    assert events[0] == "reset" and events[1] == "update"
+    assert events[8] == "skip" and events[12] == "reset" and events[16] == "skip"
+    assert events[20] == "reset"
+    assert events.count("update") >= 16
+
+
 def test_float32_parameters_keep_float32_state_and_converge():
     x0 = jnp.asarray([-1.2, 1.0], jnp.float32)
     (x, state), (values, _) = run_optax(quasi_newton("ssbroyden"), rosenbrock, x0, 60)

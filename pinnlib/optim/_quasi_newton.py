@@ -10,7 +10,7 @@ from jax.flatten_util import ravel_pytree
 from jaxtyping import Array, Float, Int, PyTree
 
 from .._errors import bad_argument
-from ._quasi_newton_updates import METHODS, curvature_update, descent_direction
+from ._quasi_newton_updates import METHODS, quasi_newton_step
 
 
 class QuasiNewtonState(NamedTuple):
@@ -22,6 +22,11 @@ class QuasiNewtonState(NamedTuple):
     parameters' dtype; `prev_params`, `prev_grad`, `direction`: the flat
     $\theta_k$, $g_k$ and $d_k = -H_k g_k$ of the previous step, shape $(P,)$;
     `tau`, `phi`: $\tau_k$ and $\phi_k$ of the last update (1 when it was skipped).
+
+    The next step gets $H_k y = H_k g_{k+1} + d_k$ from `direction`, without a
+    second product with $H$: a state with `count > 0` must keep `direction` equal
+    to $-H_k$ `prev_grad` for its `inv_hessian` (with `count = 0`, as after
+    `restart`, it is not used).
 
     !!! example
 
@@ -115,6 +120,8 @@ def scale_by_quasi_newton(
     returns $d = -H g$ as a pytree like `g` (already negated: chain it with a line
     search, not with `optax.scale(-1)`). The parameters are flattened with
     `jax.flatten_util.ravel_pytree`; $H$ is a dense $(P, P)$ array in their dtype.
+    A step costs one matrix-vector product with $H$ and one fused pass that
+    rewrites it (in place when the state is donated), plus $O(P)$ work.
 
     **Arguments:** as `quasi_newton` (all but `method` keyword-only).
 
@@ -160,9 +167,10 @@ def scale_by_quasi_newton(
         g, unravel = ravel_pytree(updates)
         g, x = g.astype(dtype), ravel_pytree(params)[0].astype(dtype)
         eps = jnp.finfo(dtype).eps if curvature_eps is None else curvature_eps
-        H, updated, tau, phi = curvature_update(
+        H, d, updated, reset, tau, phi = quasi_newton_step(
             method,
             state.inv_hessian,
+            g,
             x - state.prev_params,
             g - state.prev_grad,
             state.direction,
@@ -172,7 +180,6 @@ def scale_by_quasi_newton(
             eps=eps,
         )
         num_updates = state.num_updates + updated.astype(state.num_updates.dtype)
-        d, H, reset = descent_direction(H, g, num_updates == 0)
         new_state = QuasiNewtonState(
             count=jnp.asarray(optax.safe_increment(state.count)),
             num_updates=jnp.where(reset, jnp.zeros_like(num_updates), num_updates),
@@ -231,7 +238,11 @@ def quasi_newton(
     Two details are ours: $a_k$ is clipped at 0 against rounding and
     $\theta_k^- = -\infty$ when $a_k = 0$. The computation is a symmetric
     rank-two update of $H_k/\tau_k$ in the basis $(s, H_k y)$: $O(P^2)$ per step,
-    no matrix product.
+    no matrix product. A step reads $H$ twice and writes it once: one
+    matrix-vector product $H_k g_{k+1}$, from which $H_k y = H_k g_{k+1} + d_k$
+    (the stored direction $d_k = -H_k g_k$) and, by the rank-two structure,
+    $H_{k+1} g_{k+1}$ follow with vector operations; then the update in one fused
+    pass over $H$.
 
     **Start and safeguards.** $H_0 = \min(1, 1/|g_0|) I$ (the first step of
     `optax.lbfgs`). The first update from a multiple of the identity uses

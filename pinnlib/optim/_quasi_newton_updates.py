@@ -9,7 +9,10 @@ $$H_{k+1} = \frac{1}{\tau_k}\Big[H_k - \frac{u u^\top}{y^\top u}
 
 that is $v = \sqrt{y^\top u}\, w$ in the papers' notation. Expanded, this is the
 symmetric rank-two update of $H_k / \tau_k$ in the basis $(s, u)$ that
-`inverse_update` computes (no $P \times P$ matrix product).
+`inverse_update` computes (no $P \times P$ matrix product). A step of
+`quasi_newton_step` reads $H$ for one matrix-vector product, $H_k g_{k+1}$, and
+rewrites it in one fused pass: $u$ follows from the stored direction
+$d_k = -H_k g_k$ and $H_{k+1} g_{k+1}$ from the rank-two structure.
 """
 
 from typing import Literal
@@ -84,6 +87,26 @@ def scaling_parameters(
     return tau, phi
 
 
+def update_coefficients(
+    ys: Scalar, yu: Scalar, tau: Scalar, phi: Scalar
+) -> tuple[Scalar, Scalar, Scalar]:
+    r"""The coefficients of $s s^\top$, $u u^\top$ and $s u^\top + u s^\top$ in $H_{k+1}$.
+
+    $$H_{k+1} = \frac{H_k}{\tau_k} + \rho\Big(1 + \frac{\phi_k h_k}{\tau_k}\Big)
+    s s^\top + \frac{\phi_k - 1}{\tau_k\, y^\top u} u u^\top
+    - \frac{\phi_k \rho}{\tau_k} (s u^\top + u s^\top),$$
+
+    $\rho = 1 / y^\top s$, $h_k = \rho\, y^\top u$, $u = H_k y$.
+
+    **Returns:** `(coef_ss, coef_uu, coef_su)`.
+    """
+    rho = 1 / ys
+    coef_ss = rho * (1 + phi * yu * rho / tau)
+    coef_uu = (phi - 1) / (tau * yu)
+    coef_su = -phi * rho / tau
+    return coef_ss, coef_uu, coef_su
+
+
 def inverse_update(
     H: Float[Array, "p p"],
     s: Float[Array, " p"],
@@ -95,31 +118,40 @@ def inverse_update(
 ) -> Float[Array, "p p"]:
     r"""$H_{k+1}$ of the module docstring, as a rank-two update of $H_k / \tau_k$.
 
-    $$H_{k+1} = \frac{H_k}{\tau_k} + \rho\Big(1 + \frac{\phi_k h_k}{\tau_k}\Big)
-    s s^\top + \frac{\phi_k - 1}{\tau_k\, y^\top u} u u^\top
-    - \frac{\phi_k \rho}{\tau_k} (s u^\top + u s^\top),$$
-
-    $\rho = 1 / y^\top s$, $h_k = \rho\, y^\top u$, $u = H_k y$: four outer
-    products that XLA fuses into one pass over $H$ (symmetric up to rounding).
+    With the coefficients of `update_coefficients`, $H_{k+1} = H_k / \tau_k
+    + z_s s^\top + z_u u^\top$, $z_s = c_{ss} s + c_{su} u$ and
+    $z_u = c_{su} s + c_{uu} u$: two outer products of vectors, which XLA fuses
+    with the scaling of $H$ into one pass over it (symmetric up to rounding).
 
     **Arguments:** `H` $(p, p)$; `s`, `u` $(p,)$; `ys` $= y^\top s > 0$;
     `yu` $= y^\top u > 0$; `tau`, `phi` from `scaling_parameters`.
     """
-    rho = 1 / ys
-    coef_ss = rho * (1 + phi * yu * rho / tau)
-    coef_uu = (phi - 1) / (tau * yu)
-    coef_su = -phi * rho / tau
-    return (
-        H / tau
-        + coef_ss * jnp.outer(s, s)
-        + coef_uu * jnp.outer(u, u)
-        + coef_su * (jnp.outer(s, u) + jnp.outer(u, s))
-    )
+    z_s, z_u = _update_vectors(s, u, *update_coefficients(ys, yu, tau, phi))
+    return H / tau + jnp.outer(z_s, s) + jnp.outer(z_u, u)
 
 
-def curvature_update(
+def _update_vectors(
+    s: Float[Array, " p"],
+    u: Float[Array, " p"],
+    coef_ss: Scalar,
+    coef_uu: Scalar,
+    coef_su: Scalar,
+) -> tuple[Float[Array, " p"], Float[Array, " p"]]:
+    r"""$(z_s, z_u)$ of `inverse_update`: $H_{k+1} = H_k/\tau_k + z_s s^\top + z_u u^\top$."""
+    return coef_ss * s + coef_su * u, coef_su * s + coef_uu * u
+
+
+def _scaled_identity(gamma: Scalar, shape: tuple[int, ...]) -> Float[Array, "p p"]:
+    """`gamma * eye` as an elementwise expression, fused with the pass that selects it."""
+    rows = jax.lax.broadcasted_iota(jnp.int32, shape, 0)
+    cols = jax.lax.broadcasted_iota(jnp.int32, shape, 1)
+    return jnp.where(rows == cols, gamma, jnp.zeros_like(gamma))
+
+
+def quasi_newton_step(
     method: str,
     H: Float[Array, "p p"],
+    g: Float[Array, " p"],
     s: Float[Array, " p"],
     y: Float[Array, " p"],
     d: Float[Array, " p"],
@@ -128,20 +160,48 @@ def curvature_update(
     first: Bool[Array, ""],
     has_pair: Bool[Array, ""],
     eps,
-) -> tuple[Float[Array, "p p"], Bool[Array, ""], Scalar, Scalar]:
-    r"""$H_{k+1}$ from the pair $(s, y)$ of the step $s = \alpha_k d$ just taken.
+) -> tuple[
+    Float[Array, "p p"],
+    Float[Array, " p"],
+    Bool[Array, ""],
+    Bool[Array, ""],
+    Scalar,
+    Scalar,
+]:
+    r"""$H_{k+1}$ from the pair $(s, y)$, then the direction $-H_{k+1} g_{k+1}$.
 
-    $b_k = s^\top B_k s / y^\top s$ is computed as $-\alpha_k s^\top g_k / y^\top s$
-    ($B_k s = -\alpha_k g_k$) with $\alpha_k = s^\top d / d^\top d$ recovered from
-    the stored direction $d = -H_k g_k$ (`g_old` $= g_k$). The update is skipped
-    (`H` returned, $\tau = \phi = 1$) without a pair (`has_pair` False), when
+    One product with $H$ and one pass that rewrites it: with $u_g = H_k g_{k+1}$
+    (the product) and the stored direction $d = -H_k g_k$, $H_k y = u_g + d$;
+    then, $H_{k+1} = H_k / \tau_k + z_s s^\top + z_u u^\top$ being the rank-two
+    update of `inverse_update` with $u = H_k y$,
+
+    $$H_{k+1} g = \frac{u_g}{\tau_k} + z_s (s^\top g) + z_u (u^\top g)$$
+
+    ($= \frac{1}{\tau_k}\big[u_g - u \frac{u^\top g}{y^\top u}
+    + \phi_k v\, v^\top g\big] + s \frac{s^\top g}{y^\top s}$ of the module
+    docstring): vector operations only. This needs $d = -H_k g_k$
+    exactly for the $H_k$ given (`g_old` $= g_k$), which every step keeps (the
+    reset below sets both); `count = 0` (`has_pair` False) after `restart`, which
+    changes $H$ alone, so the stale $d$ is then not used.
+
+    **The update.** $b_k = s^\top B_k s / y^\top s$ is computed as
+    $-\alpha_k s^\top g_k / y^\top s$ ($B_k s = -\alpha_k g_k$) with
+    $\alpha_k = s^\top d / d^\top d$. The update is skipped ($H_{k+1} = H_k$,
+    $\tau = \phi = 1$) without a pair (`has_pair` False), when
     $y^\top s \le \epsilon |s| |y|$, when $y^\top H_k y$, $b_k$ or $\tau_k$ is not
     positive, or when anything is not finite.
 
-    **Returns:** `(H, updated, tau, phi)`.
+    **The direction.** $-H_{k+1} g$, or $-\gamma g$ with $H_{k+1}$ reset to
+    $\gamma I$, $\gamma = \min(1, 1/|g|)$: while $H$ holds no curvature yet
+    (`first` and the update skipped) and when $-H_{k+1} g$ is not a finite descent
+    direction (rounding made $H$ indefinite). The new $H$ (updated, kept or reset)
+    comes out of one elementwise pass over the old one.
+
+    **Returns:** `(H, d, updated, reset, tau, phi)`.
     """
+    Hg = H @ g  # the one product with H
+    u = Hg + d  # H_k y = H_k g_{k+1} - H_k g_k
     ys = y @ s
-    u = H @ y
     yu = y @ u
     dd = d @ d
     alpha = (s @ d) / jnp.where(dd > 0, dd, 1)
@@ -157,25 +217,16 @@ def curvature_update(
         & jnp.all(jnp.isfinite(scalars))
         & jnp.all(jnp.isfinite(u))
     )
-    H = jnp.where(ok, inverse_update(H, s, u, ys, yu, tau, phi), H)
-    one = jnp.ones_like(tau)
-    return H, ok, jnp.where(ok, tau, one), jnp.where(ok, phi, one)
-
-
-def descent_direction(
-    H: Float[Array, "p p"], g: Float[Array, " p"], identity: Bool[Array, ""]
-) -> tuple[Float[Array, " p"], Float[Array, "p p"], Bool[Array, ""]]:
-    r"""$d = -H g$, or $d = -\gamma g$ with $H$ reset to $\gamma I$, $\gamma = \min(1, 1/|g|)$.
-
-    The reset happens while $H$ holds no curvature yet (`identity`: no update since
-    the last reset) and when $-H g$ is not a finite descent direction (rounding
-    made $H$ indefinite).
-
-    **Returns:** `(d, H, reset)`.
-    """
+    z_s, z_u = _update_vectors(s, u, *update_coefficients(ys, yu, tau, phi))
+    Hg_new = jnp.where(ok, Hg / tau + z_s * (s @ g) + z_u * (u @ g), Hg)
     gamma = jnp.minimum(1, 1 / jnp.linalg.norm(g))
-    Hg = H @ g
-    reset = identity | ~((g @ Hg > 0) & jnp.all(jnp.isfinite(Hg)))
-    d = jnp.where(reset, -gamma * g, -Hg)
-    H = jax.lax.cond(reset, lambda: gamma * jnp.eye(g.size, dtype=H.dtype), lambda: H)
-    return d, H, reset
+    descent = (g @ Hg_new > 0) & jnp.all(jnp.isfinite(Hg_new))
+    reset = (first & ~ok) | ~descent
+    direction = jnp.where(reset, -gamma * g, -Hg_new)
+    H = jnp.where(
+        reset,
+        _scaled_identity(gamma.astype(H.dtype), H.shape),
+        jnp.where(ok, H / tau + jnp.outer(z_s, s) + jnp.outer(z_u, u), H),
+    )
+    one = jnp.ones_like(tau)
+    return H, direction, ok, reset, jnp.where(ok, tau, one), jnp.where(ok, phi, one)
