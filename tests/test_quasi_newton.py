@@ -370,6 +370,29 @@ def test_trains_a_pinn_in_float64_and_reuse_value_changes_nothing():
     np.testing.assert_allclose(loss, runs[1].metrics["loss"], rtol=1e-8)
 
 
+@pytest.mark.parametrize("name", ["ssbroyden", "lbfgs"])
+def test_redrawn_points_invalidate_the_stored_value_and_the_curvature_pair(name):
+    # With resampling every 5 steps, a step that reuses the stored loss must not
+    # reuse the old points' value: the runner invalidates it at each redraw, so the
+    # reused and recomputed runs take the same steps.
+    u, loss, sampler = burgers_problem(
+        width=6, depth=2, counts=(32, 8, 8), dtype=jnp.float64, seed=3
+    )
+    runs = []
+    for reuse in (True, False):
+        opt = quasi_newton(name) if name != "lbfgs" else optax.lbfgs()
+        training = pl.training(loss, opt, reuse_value=reuse)
+        state = training.init(u, key=jax.random.key(4))
+        run = pl.run(training, state, sampler, 15, args={"nu": NU}, resample_every=5)
+        runs.append(np.asarray(run.metrics["loss"]))
+        if name == "ssbroyden":
+            # count restarts at each redraw: 15 steps, redraws at 0, 5 and 10.
+            assert int(run.state.opt_state[0].count) == 5
+    np.testing.assert_allclose(runs[0], runs[1], rtol=1e-8)
+    # The loss jumps where the points change: the runs did see new points.
+    assert not np.allclose(runs[0][5], runs[0][4], rtol=1e-3)
+
+
 # -------------------------------------------------------------------------- errors
 
 

@@ -45,6 +45,16 @@ class QuasiNewtonState(NamedTuple):
     tau: Float[Array, ""]
     phi: Float[Array, ""]
 
+    def for_new_points(self) -> "QuasiNewtonState":
+        """This state for a loss on new points: $H$ kept, the last pair dropped.
+
+        The runner (`pinnlib.run`, `pinnlib.fit`) calls it when it redraws the
+        collocation points: $H$ carries the curvature over as a warm start, as in
+        Urbán et al. (2025), while the pair $(s, y)$ of the next step would mix two
+        losses, so `count = 0` skips it. `restart` resets $H$ too.
+        """
+        return self._replace(count=jnp.zeros_like(self.count))
+
 
 def _check_options(method, curvature_eps, max_params) -> None:
     where = "pinnlib.optim.quasi_newton"

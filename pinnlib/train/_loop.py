@@ -12,6 +12,7 @@ from jaxtyping import Array, Bool, Int, PyTree
 
 from .._custom_types import Args
 from .._errors import bad_argument, check_positive_int
+from ._new_points import for_new_points
 from ._results import RESULTS
 from ._state import TrainState
 from ._step import Step
@@ -195,6 +196,17 @@ def _run_chunk(
             due = working.step % resample_every == 0
             redraw = functools.partial(draw_batch, sampler, working, resample_every)
             batch = periodic(due, redraw, batch)
+            # The optimizer's memory of the old loss (a stored value, a curvature
+            # pair) does not hold for the new points.
+            opt_arrays, opt_static = eqx.partition(working.opt_state, eqx.is_array)
+            opt_arrays = periodic(
+                due,
+                lambda: eqx.filter(for_new_points(working.opt_state), eqx.is_array),
+                opt_arrays,
+            )
+            working = eqx.tree_at(
+                lambda s: s.opt_state, working, eqx.combine(opt_arrays, opt_static)
+            )
         new_state, metrics = step(working, batch, args)
         step_code = _guard(current, new_state, metrics)
         ok = go & (step_code == success)
