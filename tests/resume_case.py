@@ -17,7 +17,20 @@ from helpers import burgers_problem  # noqa: E402
 import pinnlib as pl  # noqa: E402
 
 HALF = 6
-CASES = ("adam-float32", "adam-float64", "lbfgs-float32", "lbfgs-float64")
+CASES = (
+    "adam-float32",
+    "adam-float64",
+    "lbfgs-float32",
+    "lbfgs-float64",
+    "ssbroyden-float64",
+    "lm-float64",
+)
+OPTIMIZERS = {
+    "adam": lambda: optax.adam(1e-2),
+    "lbfgs": lambda: optax.lbfgs(memory_size=4),
+    "ssbroyden": lambda: pl.optim.quasi_newton("ssbroyden"),
+    "lm": lambda: pl.optim.levenberg_marquardt(),
+}
 
 
 def build(case: str):
@@ -25,11 +38,21 @@ def build(case: str):
     name, dtype = case.split("-")
     dtype = jnp.dtype(dtype)
     u, loss, sampler = burgers_problem(width=6, depth=2, dtype=dtype)
-    optimizer = optax.adam(1e-2) if name == "adam" else optax.lbfgs(memory_size=4)
+    optimizer = OPTIMIZERS[name]()
     state = pl.init_state(u, optimizer, loss, key=jax.random.key(1))
     kw = dict(args={"nu": 0.05}, chunk_size=4, progress=False)
     if name == "adam":  # points redrawn every 5 steps
         return pl.make_step(loss, optimizer), state, sampler, dict(kw, resample_every=5)
+    if name == "ssbroyden":  # a stored value and curvature, and points redrawn
+        step = pl.make_step(loss, optimizer, reuse_value=True)
+        return step, state, sampler, dict(kw, resample_every=5)
+    if name == "lm":
+        return (
+            pl.make_step(loss, optimizer),
+            state,
+            pl.draw_batch(sampler, state, None),
+            kw,
+        )
     batch = pl.draw_batch(sampler, state, None)
     return pl.make_step(loss, optimizer, reuse_value=True), state, batch, kw
 
