@@ -130,16 +130,18 @@ def _updated_points(sampling, every, state, loss, args):
     return periodic((state.step > 0) & (state.step % every == 0), update, old)
 
 
-def _check_opt_state(init, opt_state, params) -> None:
-    """Raise if `opt_state` is not the state `init(params)` of the optimizer makes."""
-    expected = jax.eval_shape(init, params)
-    if jax.tree.structure(expected) != jax.tree.structure(opt_state):
+def _check_made_by(what: str, make, found, describe=jax.tree.structure) -> None:
+    """Raise if `found` (the state's `what`) is not the structure `make()` gives.
+
+    `make` is evaluated abstractly (`jax.eval_shape`): nothing is computed.
+    """
+    expected = jax.eval_shape(make)
+    if jax.tree.structure(expected) != jax.tree.structure(found):
         raise TypeError(
-            "pinnlib.training(...).step(state=...): the state's optimizer state is "
-            f"{_describe(opt_state)}, but this training's optimizer makes "
-            f"{_describe(expected)}. Start the state with this training: "
-            "training.init(model, key=...), or continue another phase's state with "
-            "training.switch(state)."
+            f"pinnlib.training(...).step(state=...): the state's {what} is "
+            f"{describe(found)}, but this training makes {describe(expected)}. "
+            "Start the state with this training: training.init(model, key=...), "
+            "or continue another phase's state with training.switch(state)."
         )
 
 
@@ -154,19 +156,6 @@ def needs_residuals(opt_state) -> bool:
     """
     marked = lambda x: getattr(type(x), "needs_residuals", False) is True  # noqa: E731
     return any(marked(x) for x in jax.tree.leaves(opt_state, is_leaf=marked))
-
-
-def _check_weighting_state(weighting, state) -> None:
-    """Raise if the state's weighting state is not the one `weighting` makes."""
-    expected = jax.eval_shape(weighting.init, state.weights)
-    if jax.tree.structure(expected) != jax.tree.structure(state.weighting_state):
-        raise TypeError(
-            "pinnlib.training(weighting=...).step(state=...): the state's weighting "
-            f"state is {jax.tree.structure(state.weighting_state)}, but this "
-            f"training's strategy makes {jax.tree.structure(expected)}. Start the "
-            "state with this training (training.init) or continue it with "
-            "training.switch(state)."
-        )
 
 
 def _describe(opt_state) -> str:
@@ -225,7 +214,11 @@ def build_step(
         state: TrainState, batch: Mapping | None, args: Args = None
     ) -> tuple[TrainState, dict[str, Float[Array, ""]]]:
         if weighting is not None:
-            _check_weighting_state(weighting, state)
+            _check_made_by(
+                "weighting state",
+                lambda: weighting.init(state.weights),
+                state.weighting_state,
+            )
         # What strategies see: the coefficients' current values, not differentiated.
         # (Only arrays: args may hold functions, such as a source term.)
         current_args = jax.tree.map(
@@ -264,7 +257,12 @@ def build_step(
         )
         learns_coefficients = bool(state.coefficients)
         params = joint if learns_coefficients else joint[0]
-        _check_opt_state(init_optimizer, state.opt_state, params)
+        _check_made_by(
+            "optimizer state",
+            lambda: init_optimizer(params),
+            state.opt_state,
+            _describe,
+        )
         _check_opt_state_dtypes(state.opt_state, params)
 
         def split(p):
