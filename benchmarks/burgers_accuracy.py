@@ -1,7 +1,8 @@
 """Accuracy of pinnlib's Burgers recipe: relative L2 against Cole–Hopf, wall time.
 
-Runs `examples/burgers.py`'s `main` with its default recipe (Adam on Sobol points,
-then L-BFGS with the zoom line search on fixed points until it stalls) and prints
+Runs `examples/burgers.py`'s `main` with its default recipe (Adam in float32 on Sobol
+points, then SSBroyden — dense self-scaled quasi-Newton with a strong-Wolfe line
+search — in float64 on fixed points) and prints
 one JSON line with `rel_l2` (on the standard 256 x 100 grid) and `wall_s` (process
 wall time, imports and compilation included). With `--predict-out FILE.npy` it
 saves the prediction u[x, t], shape (256, 100), on x = linspace(-1, 1, 256),
@@ -26,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
 import burgers  # noqa: E402
 
 # The recipe is the example's defaults (MLP 2-32x4-1 tanh, 8000/200/400 Sobol points,
-# 4000 Adam steps, then L-BFGS until it stalls); any of them can be overridden.
+# 4000 Adam steps, then 14 000 SSBroyden steps); any of them can be overridden.
 RECIPE = {
     name: p.default
     for name, p in inspect.signature(burgers.main).parameters.items()

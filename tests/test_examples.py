@@ -1,6 +1,6 @@
 """The examples run end to end (tiny settings).
 
-Burgers: three phases, one history, exact resume. Allen–Cahn: the full recipe and
+Burgers: two phases, one history, exact resume. Allen–Cahn: the full recipe and
 the vanilla PINN of the ablation.
 """
 
@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
-# Tiny settings: 6 Adam steps, then at most 4 + 4 L-BFGS steps.
+# Tiny settings: 6 Adam steps, then 8 quasi-Newton steps.
 TINY = dict(
     width=8,
     depth=2,
@@ -21,10 +21,8 @@ TINY = dict(
     boundary=8,
     initial=8,
     adam_steps=6,
-    lbfgs_steps=4,
-    lbfgs64_steps=4,
-    lbfgs_chunk=2,
-    lbfgs_min_improvement=0.0,
+    qn_steps=8,
+    qn_chunk=2,
     progress=False,
 )
 
