@@ -214,9 +214,10 @@ def build_step(
         state: TrainState, batch: Mapping | None, args: Args = None
     ) -> tuple[TrainState, dict[str, Float[Array, ""]]]:
         if weighting is not None:
+            init_weighting = weighting.init
             _check_made_by(
                 "weighting state",
-                lambda: weighting.init(state.weights),
+                lambda: init_weighting(state.weights),
                 state.weighting_state,
             )
         # What strategies see: the coefficients' current values, not differentiated.
