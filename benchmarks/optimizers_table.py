@@ -28,9 +28,9 @@ Jacobian) costs a fraction of a second and every row gets a fair number of steps
 MLP 2-20-20-20-1 tanh (921 parameters), 2000 interior, 100 boundary and 200 initial
 Sobol points, Adam lr 1e-3 for 2000 warm-start steps, 120 s per row.
 
-Writes a markdown table (row, steps, steps/s with compilation included, final and
-best rel. L2, budget) to `--table-out`, everything (set-up, warm start, per-row
-curves) to `--json-out`, and with `--plot FILE.png` the curves (log error against
+Writes a markdown table (row, steps, steps/s with compilation included, final loss,
+final and best rel. L2, budget) to `--table-out`, everything (set-up, warm start,
+per-row curves) to `--json-out`, and with `--plot FILE.png` the curves (log error against
 seconds). The last line printed is one JSON object: the set-up, the warm start and
 the per-row summary.
 
@@ -228,13 +228,14 @@ def table(setup_line, warm_line, rows, budget_s):
         "",
         warm_line,
         "",
-        "| row | steps | steps/s | final rel. L2 | best rel. L2 | budget (s) | "
-        "used (s) | stopped |",
-        "|---|---:|---:|---:|---:|---:|---:|---|",
+        "| row | steps | steps/s | final loss | final rel. L2 | best rel. L2 | "
+        "budget (s) | used (s) | stopped |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for name, r in rows.items():
         lines.append(
             f"| {name} | {r['steps']} | {r['steps_per_s']:.1f} | "
+            f"{r['final_loss']:.2e} | "
             f"{r['final_rel_l2']:.3e} | {r['best_rel_l2']:.3e} | {budget_s:g} | "
             f"{r['seconds']:.1f} | {r['stopped']} |"
         )
