@@ -137,10 +137,11 @@ def fit(
 
         # Then L-BFGS on fixed points until it stalls, with one history for both.
         lbfgs = pl.training(loss, optax.lbfgs())
-        state = pl.switch_optimizer(result.state, optax.lbfgs())
+        state = lbfgs.switch(result.state)
         batch = pl.draw_batch(sampler, state, None)
-        stalled = pl.Validation(lambda s: s.opt_state[-1].value, patience=1,
-                                min_rel_improvement=0.01)
+        # The loss at the line search's last accepted point, stored in its state.
+        stalled = pl.Validation(lambda s: optax.tree.get(s.opt_state, "value"),
+                                patience=1, min_rel_improvement=0.01)
         result = pl.fit(lbfgs, state, batch, 2000, args={"nu": nu},
                         validation=stalled, history=result.history)
         result.history["step"]  # 0, 1, ..., up to 21_999
