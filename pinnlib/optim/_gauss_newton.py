@@ -11,7 +11,7 @@ from jax.flatten_util import ravel_pytree
 from jaxtyping import Array, Float
 
 from .._errors import bad_argument
-from ._solve import direction
+from ._solve import check_solver_and_jacobian, direction, flat_problem
 
 
 class GaussNewtonState(NamedTuple):
@@ -73,20 +73,7 @@ def _check(damping, step_sizes, jacobian, solver):
             step_sizes,
             "Pass e.g. [0.5**k for k in range(20)].",
         )
-    if jacobian not in ("per_point", "forward", "reverse"):
-        raise bad_argument(
-            "pinnlib.optim.gauss_newton(jacobian=...)",
-            "'per_point', 'forward' or 'reverse'",
-            jacobian,
-            "Use 'per_point' unless a misfit couples several points.",
-        )
-    if not isinstance(solver, lx.AbstractLinearSolver):
-        raise bad_argument(
-            "pinnlib.optim.gauss_newton(solver=...)",
-            "a lineax solver",
-            type(solver).__name__,
-            "Pass lx.Cholesky(), lx.QR() or lx.CG(rtol=1e-10, atol=1e-10).",
-        )
+    check_solver_and_jacobian("pinnlib.optim.gauss_newton", solver, jacobian)
     return sizes
 
 
@@ -171,36 +158,22 @@ def gauss_newton(
         **extra,
     ):
         del updates, extra
-        if (
-            params is None
-            or value is None
-            or value_fn is None
-            or residual_fn is None
-            or jacobian_fn is None
-        ):
-            raise TypeError(
-                "pinnlib.optim.gauss_newton(...).update: needs `params` and the "
-                "keyword arguments value, value_fn, residual_fn and jacobian_fn, "
-                "which the step of pl.training(loss, optimizer) passes (also when "
-                "the optimizer is inside optax.chain or a wrapper)."
-            )
-        flat, unravel = ravel_pytree(params)
-
-        def residual(f):
-            return residual_fn(unravel(f))
-
-        def full_jacobian(f):
-            if jacobian == "per_point":
-                return jacobian_fn(unravel(f))
-            jac = jax.jacfwd if jacobian == "forward" else jax.jacrev
-            return residual(f), jac(residual)(f)
-
-        d = direction(residual, full_jacobian, flat, state.damping, solver)
-        etas = jnp.asarray(sizes, flat.dtype)
-        trials = jax.vmap(lambda eta: value_fn(unravel(flat - eta * d)))(etas)
+        p = flat_problem(
+            "pinnlib.optim.gauss_newton",
+            params,
+            value,
+            value_fn,
+            residual_fn,
+            jacobian_fn,
+            jacobian,
+        )
+        d = direction(p.residual, p.jacobian, p.flat, state.damping, solver)
+        etas = jnp.asarray(sizes, p.flat.dtype)
+        trials = jax.vmap(lambda eta: p.loss(p.flat - eta * d))(etas)
         trials = jnp.where(jnp.isfinite(trials), trials, jnp.inf)
         best = jnp.argmin(trials)
-        eta = jnp.where(trials[best] < value, etas[best], jnp.zeros((), flat.dtype))
-        return unravel(-eta * d), state._replace(learning_rate=eta)
+        zero = jnp.zeros((), p.flat.dtype)
+        eta = jnp.where(trials[best] < p.value, etas[best], zero)
+        return p.unravel(-eta * d), state._replace(learning_rate=eta)
 
     return GaussNewton(init, update)

@@ -1,6 +1,5 @@
 """Levenberg–Marquardt (trust-region Gauss–Newton) as an optax transformation."""
 
-from collections.abc import Callable
 from typing import NamedTuple
 
 import jax
@@ -13,7 +12,12 @@ from jaxtyping import Array, Float, PRNGKeyArray
 
 from .._errors import bad_argument
 from . import _sketch
-from ._solve import direction, solve_matrix_free
+from ._solve import (
+    check_solver_and_jacobian,
+    direction,
+    flat_problem,
+    solve_matrix_free,
+)
 
 _WHERE = "pinnlib.optim.levenberg_marquardt"
 _MAX_GROWTH = 2.0**40  # caps Nielsen's nu, which doubles at every rejection
@@ -106,20 +110,7 @@ def _check(damping, min_damping, max_damping, accept_ratio, solver, jacobian, sc
             "Pass e.g. accept_ratio=1e-4: a step is kept when it achieves that "
             "fraction of the decrease the Gauss–Newton model predicts.",
         )
-    if not isinstance(solver, lx.AbstractLinearSolver):
-        raise bad_argument(
-            f"{_WHERE}(solver=...)",
-            "a lineax solver",
-            type(solver).__name__,
-            "Pass lx.Cholesky(), lx.QR() or lx.CG(rtol=1e-10, atol=1e-10).",
-        )
-    if jacobian not in ("per_point", "forward", "reverse"):
-        raise bad_argument(
-            f"{_WHERE}(jacobian=...)",
-            "'per_point', 'forward' or 'reverse'",
-            jacobian,
-            "Use 'per_point' unless a misfit couples several points.",
-        )
+    check_solver_and_jacobian(_WHERE, solver, jacobian)
     if scaling not in ("identity", "marquardt"):
         raise bad_argument(
             f"{_WHERE}(scaling=...)",
@@ -367,43 +358,18 @@ def levenberg_marquardt(
         **extra,
     ):
         del updates, extra
-        if (
-            params is None
-            or value is None
-            or value_fn is None
-            or residual_fn is None
-            or jacobian_fn is None
-        ):
-            raise TypeError(
-                f"{_WHERE}(...).update: needs `params` and the keyword arguments "
-                "value, value_fn, residual_fn and jacobian_fn, which the step of "
-                "pl.training(loss, optimizer) passes (also when the optimizer is "
-                "inside optax.chain or a wrapper)."
-            )
-        flat, unravel = ravel_pytree(params)
-        residual = _flat(residual_fn, unravel)
-        full_jacobian = _jacobian(residual, jacobian_fn, unravel, jacobian)
+        p = flat_problem(
+            _WHERE, params, value, value_fn, residual_fn, jacobian_fn, jacobian
+        )
         key, step_key = (
             (None, None) if state.key is None else jax.random.split(state.key)
         )
-        d, r, Jd = damped_step(residual, full_jacobian, flat, state, step_key)
+        d, r, Jd = damped_step(p.residual, p.jacobian, p.flat, state, step_key)
         predicted = 2 * jnp.dot(r, Jd) - jnp.dot(Jd, Jd)
-        trial = value_fn(unravel(flat - d))
-        rho, accepted = _ratio(value, trial, predicted, accept_ratio)
+        rho, accepted = _ratio(p.value, p.loss(p.flat - d), predicted, accept_ratio)
         new_state = _adapt(state, rho, accepted, bounds)._replace(key=key)
         step = jnp.where(accepted, -d, jnp.zeros_like(d))
-        return unravel(step), new_state
+        return p.unravel(step), new_state
 
     # optax's OptState alias has no None leaves; the state's `key` is None unsketched.
     return LevenbergMarquardt(init, update)  # pyright: ignore[reportArgumentType]
-
-
-def _flat(residual_fn, unravel) -> Callable:
-    return lambda f: residual_fn(unravel(f))
-
-
-def _jacobian(residual, jacobian_fn, unravel, how: str) -> Callable:
-    if how == "per_point":
-        return lambda f: jacobian_fn(unravel(f))
-    jac = jax.jacfwd if how == "forward" else jax.jacrev
-    return lambda f: (residual(f), jac(residual)(f))
