@@ -15,6 +15,7 @@ from ._factorized import (
     FactorizedLinear,
     _check_mean_std,
     _dense,
+    _first,
 )
 from ._mlp import activation_fn, check_sizes
 
@@ -176,7 +177,3 @@ class ModifiedMLP(eqx.Module):
             h = taylor.add(u, taylor.product(z, gap))
         y = taylor.dense(self.output, h)
         return taylor.linear(_first, y) if self.out_size == "scalar" else y
-
-
-def _first(a: Array) -> Array:
-    return a[0]

@@ -20,7 +20,7 @@ from .._dtypes import resolve_dtype
 from .._errors import bad_argument, check_points, check_positive_int
 from ..diff import taylor
 from ._embeddings import FourierFeatures
-from ._factorized import FactorizedLinear, _dense
+from ._factorized import FactorizedLinear, _dense, _first
 from ._mlp import activation_fn, check_sizes
 from ._modified_mlp import _factorization
 
@@ -253,10 +253,6 @@ class PirateNet(eqx.Module):
             h = taylor.add(scaled, h, scale=1 - alpha)
         y = taylor.dense(self.output, h)
         return taylor.linear(_first, y) if self.out_size == "scalar" else y
-
-
-def _first(a: Array) -> Array:
-    return a[0]
 
 
 def _fourier_streams(embedding: FourierFeatures, streams) -> taylor.Streams:
