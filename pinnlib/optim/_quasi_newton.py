@@ -10,6 +10,7 @@ from jax.flatten_util import ravel_pytree
 from jaxtyping import Array, Float, Int, PyTree
 
 from .._errors import bad_argument
+from ._new_points import for_new_points
 from ._quasi_newton_updates import METHODS, quasi_newton_step
 
 
@@ -330,11 +331,6 @@ def quasi_newton(
     return optax.chain(direction, linesearch)
 
 
-def _is_linesearch_state(x) -> bool:
-    fields = getattr(type(x), "_fields", ())
-    return isinstance(x, tuple) and "value" in fields and "grad" in fields
-
-
 def restart(state: PyTree, *, keep_inverse_hessian: bool = False) -> PyTree:
     r"""Start a quasi-Newton optimizer afresh: $H = I$ and no stored loss value.
 
@@ -367,13 +363,8 @@ def restart(state: PyTree, *, keep_inverse_hessian: bool = False) -> PyTree:
         state = pl.optim.restart(state)
         ```
     """
-    is_leaf = lambda x: isinstance(x, QuasiNewtonState) or _is_linesearch_state(x)  # noqa: E731
-    found = [
-        x
-        for x in jax.tree.leaves(state, is_leaf=is_leaf)
-        if isinstance(x, QuasiNewtonState)
-    ]
-    if not found:
+    is_leaf = lambda x: isinstance(x, QuasiNewtonState)  # noqa: E731
+    if not any(is_leaf(x) for x in jax.tree.leaves(state, is_leaf=is_leaf)):
         raise bad_argument(
             "pinnlib.optim.restart(state=...)",
             "a pytree holding the state of pinnlib.optim.quasi_newton",
@@ -382,15 +373,13 @@ def restart(state: PyTree, *, keep_inverse_hessian: bool = False) -> PyTree:
         )
 
     def reset(x):
-        if isinstance(x, QuasiNewtonState):
-            H = x.inv_hessian
-            if not keep_inverse_hessian:
-                H = jnp.broadcast_to(jnp.eye(H.shape[-1], dtype=H.dtype), H.shape)
-            zero = jnp.zeros_like(x.count)
-            num_updates = x.num_updates if keep_inverse_hessian else zero
-            return x._replace(count=zero, num_updates=num_updates, inv_hessian=H)
-        if _is_linesearch_state(x):
-            return x._replace(value=jnp.full_like(x.value, jnp.inf))
-        return x
+        if not is_leaf(x):
+            return x
+        H = x.inv_hessian
+        H = jnp.broadcast_to(jnp.eye(H.shape[-1], dtype=H.dtype), H.shape)
+        return x._replace(num_updates=jnp.zeros_like(x.num_updates), inv_hessian=H)
 
-    return jax.tree.map(reset, state, is_leaf=is_leaf)
+    if not keep_inverse_hessian:
+        state = jax.tree.map(reset, state, is_leaf=is_leaf)
+    # The stale pair and stored value go as for new points (count = 0, value = inf).
+    return for_new_points(state)

@@ -12,7 +12,7 @@ from jaxtyping import Array, Bool, Int, PyTree
 
 from .._custom_types import Args
 from .._errors import bad_argument, check_positive_int
-from ._new_points import for_new_points
+from ..optim._new_points import for_new_points
 from ._results import RESULTS
 from ._state import TrainState
 from ._step import Step
