@@ -179,6 +179,110 @@ def test_pinnlib_architectures_use_the_protocol(spy):
         assert _traced_calls(calls, u) == [cls.__name__]
 
 
+# ------------------------------------------------------------ input embeddings
+
+
+def fourier_features(seed, in_size=3, num_features=4, trainable=False):
+    def build():
+        return pl.nn.FourierFeatures(
+            in_size, num_features, key=jax.random.key(0), trainable=trainable
+        )
+
+    return fill_random(eqx.filter_eval_shape(build), seed)
+
+
+@eqx.filter_jit
+def _embedding_streams_and_references(layer, x):
+    """The layer's streams, nested `jax.jvp` through `__call__` (`T.apply`) and jax's
+    own Jacobian and Hessian, for every coordinate and pair of $x \\mapsto
+    \\text{layer}(h(x))$ with $h = x + 0.3 x^2$ (non-zero second-order input streams,
+    as behind another embedding)."""
+    s = _seed(x)
+    streams = T.add(s, T.product(s, s), scale=0.3)
+    f = lambda y: layer(y + 0.3 * y * y)  # noqa: E731
+    return (
+        layer.taylor_streams(*streams),
+        T.apply(layer, streams),
+        (f(x), jax.jacfwd(f)(x), jax.hessian(f)(x)),
+    )
+
+
+def _check_embedding_streams(layer, x=X3):
+    (value, first, second), nested, (v, jac, hess) = _embedding_streams_and_references(
+        layer, x
+    )
+    chex.assert_trees_all_close((value, first, second), nested, rtol=RTOL, atol=ATOL)
+    chex.assert_trees_all_close(value, v, rtol=RTOL, atol=ATOL)
+    chex.assert_trees_all_close(
+        jnp.stack([first[i] for i in range(3)], axis=-1), jac, rtol=RTOL, atol=ATOL
+    )
+    assert len(second) == 6
+    for (i, j), h_ij in second.items():
+        chex.assert_trees_all_close(h_ij, hess[:, i, j], rtol=RTOL, atol=ATOL)
+    # Genuinely non-trivial derivatives (a zero-vs-zero check proves nothing).
+    assert min(float(jnp.max(jnp.abs(h))) for h in first.values()) > 1e-3
+    assert max(float(jnp.max(jnp.abs(h))) for h in second.values()) > 1e-3
+
+
+@pytest.mark.parametrize("trainable", [False, True], ids=["fixed", "trainable"])
+def test_fourier_features_streams_match_jax(trainable):
+    _check_embedding_streams(fourier_features(7, trainable=trainable))
+
+
+def test_periodic_embedding_streams_match_jax():
+    _check_embedding_streams(
+        pl.nn.PeriodicEmbedding(3, axes=(0, 2), periods=(2.0, 0.7))
+    )
+
+
+@pytest.mark.parametrize("trainable", [False, True], ids=["fixed", "trainable"])
+def test_fourier_frequencies_get_the_gradient_of_call(trainable):
+    # Through the streams B is trained exactly as through __call__: under
+    # stop_gradient (an exact zero) unless trainable.
+    ff = fourier_features(8, trainable=trainable)
+
+    def curvature(layer, streams_of):
+        value, first, second = streams_of(layer, _seed(X3))
+        return jnp.sum(value) + sum(jnp.sum(h * h) for h in second.values())
+
+    grads = eqx.filter_jit(
+        lambda m: [
+            eqx.filter_grad(curvature)(m, how).frequencies
+            for how in (lambda m, s: m.taylor_streams(*s), T.apply)
+        ]
+    )(ff)
+    if trainable:
+        chex.assert_trees_all_close(*grads, rtol=RTOL, atol=ATOL)
+        assert float(jnp.max(jnp.abs(grads[0]))) > 1e-3
+    else:
+        assert not jnp.any(grads[0]) and not jnp.any(grads[1])
+
+
+@pytest.mark.parametrize("trainable", [False, True], ids=["fixed", "trainable"])
+def test_embeddings_and_network_are_fused_end_to_end(spy, trainable):
+    classes = (pl.nn.PeriodicEmbedding, pl.nn.FourierFeatures, pl.nn.ModifiedMLP)
+    calls = {cls: spy(cls) for cls in classes}
+    emb = pl.nn.PeriodicEmbedding(3, axes=(0,), periods=(2.0,))
+    ff = fourier_features(9, in_size=emb.out_size, trainable=trainable)
+    net = eqx.filter_eval_shape(
+        lambda: pl.nn.ModifiedMLP(ff.out_size, width=5, depth=2, key=jax.random.key(0))
+    )
+    u = eqx.nn.Sequential([emb, ff, fill_random(net, 10)])
+    eqx.filter_eval_shape(lambda u: pl.diff.partials(u, X3, (), (0,), (0, 1)), u)
+    assert {cls.__name__: len(c) for cls, c in calls.items()} == {
+        cls.__name__: 1 for cls in classes
+    }
+    _check_all_ways(u, X3)
+
+
+def test_piratenet_embeds_through_fourier_features(spy):
+    calls = spy(pl.nn.FourierFeatures)
+    net = eqx.filter_eval_shape(
+        lambda: pl.nn.PirateNet(3, width=4, depth=1, key=jax.random.key(0))
+    )
+    assert _traced_calls(calls, fill_random(net, 11)) == ["FourierFeatures"]
+
+
 def test_parameter_gradients_through_the_protocol():
     # What training differentiates: d(mean residual^2)/d(theta), fused vs nested.
     u = residual_mlp(4)

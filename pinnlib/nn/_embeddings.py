@@ -15,6 +15,7 @@ import numpy as np
 from jaxtyping import Array, Float, PRNGKeyArray
 
 from .._errors import bad_argument, check_positive_int
+from ..diff import taylor
 
 
 def _as_floats(where: str, values) -> tuple[float, ...]:
@@ -23,6 +24,34 @@ def _as_floats(where: str, values) -> tuple[float, ...]:
     if not all(math.isfinite(v) for v in floats):
         raise bad_argument(where, "finite numbers", values, "Pass finite bounds.")
     return floats
+
+
+def _cos_sin(streams: taylor.Streams) -> taylor.Streams:
+    r"""Streams of $[\cos z, \sin z]$ from those of $z$, sharing $\cos z$, $\sin z$.
+
+    $(\cos z)_i = -\sin z\, z_i$, $(\cos z)_{ij} = -\cos z\, z_i z_j - \sin z\, z_{ij}$,
+    $(\sin z)_i = \cos z\, z_i$, $(\sin z)_{ij} = -\sin z\, z_i z_j + \cos z\, z_{ij}$.
+    """
+    z, z1, z2 = streams
+    cos, sin = jnp.cos(z), jnp.sin(z)
+    first = {i: jnp.concatenate([-sin * d, cos * d]) for i, d in z1.items()}
+    second = {}
+    for (i, j), d in z2.items():
+        curvature = z1[i] * z1[j]
+        second[(i, j)] = jnp.concatenate(
+            [-cos * curvature - sin * d, -sin * curvature + cos * d]
+        )
+    return jnp.concatenate([cos, sin]), first, second
+
+
+def _concatenate(a: taylor.Streams, b: taylor.Streams) -> taylor.Streams:
+    """Streams of the concatenation of two vectors."""
+    (va, fa, sa), (vb, fb, sb) = a, b
+    return (
+        jnp.concatenate([va, vb]),
+        {i: jnp.concatenate([fa[i], fb[i]]) for i in fa},
+        {ij: jnp.concatenate([sa[ij], sb[ij]]) for ij in sa},
+    )
 
 
 class Normalize(eqx.Module):
@@ -90,6 +119,10 @@ class FourierFeatures(eqx.Module):
     - `key`: PRNG key (keyword-only). `dtype`: default float dtype if `None`.
     - `trainable`: whether gradients flow into $B$ (keyword-only, default `False`).
 
+    **Derivatives:** its `taylor_streams` method opts it into the fused derivative
+    path of `pinnlib.diff` (see `pinnlib.diff.taylor`), also as a layer of an
+    `eqx.nn.Sequential` in front of a network that opts in.
+
     !!! example
 
         ```python
@@ -132,12 +165,41 @@ class FourierFeatures(eqx.Module):
     def out_size(self) -> int:
         return 2 * self.frequencies.shape[0]
 
-    def __call__(self, x: Float[Array, " d"], *, key=None) -> Float[Array, " f"]:
+    def _phase(self, x: Float[Array, " d"]) -> Float[Array, " k"]:
+        """$z = 2\\pi B x$, with $B$ under `stop_gradient` unless trainable."""
         frequencies = self.frequencies
         if not self.trainable:
             frequencies = jax.lax.stop_gradient(frequencies)
-        z = 2 * jnp.pi * (frequencies @ x)
+        return 2 * jnp.pi * (frequencies @ x)
+
+    def __call__(self, x: Float[Array, " d"], *, key=None) -> Float[Array, " f"]:
+        z = self._phase(x)
         return jnp.concatenate([jnp.cos(z), jnp.sin(z)])
+
+    def taylor_streams(
+        self,
+        value: Float[Array, " d"],
+        first: dict[int, Float[Array, " d"]],
+        second: dict[tuple[int, int], Float[Array, " d"]],
+    ) -> taylor.Streams:
+        r"""`__call__` on second-order Taylor streams (see `pinnlib.diff.taylor`).
+
+        The phase $z = 2\pi B x$ is linear in $x$, so its streams are
+        $z_i = 2\pi B x_i$ and $z_{ij} = 2\pi B x_{ij}$. Then, with $\cos z$ and
+        $\sin z$ evaluated once and shared by all streams,
+
+        $$
+        \begin{aligned}
+        \gamma &= [\cos z,\ \sin z], \qquad
+        \gamma_i = [-\sin z \odot z_i,\ \cos z \odot z_i], \\
+        \gamma_{ij} &= [-\cos z \odot z_i z_j - \sin z \odot z_{ij},\
+        -\sin z \odot z_i z_j + \cos z \odot z_{ij}].
+        \end{aligned}
+        $$
+
+        $B$ is under `stop_gradient` unless `trainable`, as in `__call__`.
+        """
+        return _cos_sin(taylor.linear(self._phase, (value, first, second)))
 
 
 class PeriodicEmbedding(eqx.Module):
@@ -152,6 +214,10 @@ class PeriodicEmbedding(eqx.Module):
     - `in_size`: point dimension $d$.
     - `axes`: the periodic coordinates (ints, negative allowed).
     - `periods`: their periods $P_i$ (floats, same length as `axes`).
+
+    **Derivatives:** its `taylor_streams` method opts it into the fused derivative
+    path of `pinnlib.diff` (see `pinnlib.diff.taylor`), also as a layer of an
+    `eqx.nn.Sequential` in front of a network that opts in.
 
     !!! example
 
@@ -191,11 +257,33 @@ class PeriodicEmbedding(eqx.Module):
     def out_size(self) -> int:
         return self.in_size + len(self.axes)
 
-    def __call__(self, x: Float[Array, " d"], *, key=None) -> Float[Array, " f"]:
+    def _kept(self, x: Float[Array, " d"]) -> Float[Array, " m"]:
         keep = [i for i in range(self.in_size) if i not in self.axes]
-        angles = x[jnp.asarray(self.axes)] * jnp.asarray(
+        return x[jnp.asarray(keep, int)]
+
+    def _angles(self, x: Float[Array, " d"]) -> Float[Array, " p"]:
+        return x[jnp.asarray(self.axes)] * jnp.asarray(
             [2 * math.pi / p for p in self.periods], x.dtype
         )
-        return jnp.concatenate(
-            [x[jnp.asarray(keep, int)], jnp.cos(angles), jnp.sin(angles)]
-        )
+
+    def __call__(self, x: Float[Array, " d"], *, key=None) -> Float[Array, " f"]:
+        angles = self._angles(x)
+        return jnp.concatenate([self._kept(x), jnp.cos(angles), jnp.sin(angles)])
+
+    def taylor_streams(
+        self,
+        value: Float[Array, " d"],
+        first: dict[int, Float[Array, " d"]],
+        second: dict[tuple[int, int], Float[Array, " d"]],
+    ) -> taylor.Streams:
+        r"""`__call__` on second-order Taylor streams (see `pinnlib.diff.taylor`).
+
+        The kept coordinates and the angles $\theta = 2\pi x_a / P_a$ are linear in
+        $x$; the pairs follow as $(\cos\theta)_i = -\sin\theta\, \theta_i$,
+        $(\cos\theta)_{ij} = -\cos\theta\, \theta_i \theta_j - \sin\theta\,
+        \theta_{ij}$ and likewise for $\sin\theta$, with $\cos\theta$ and
+        $\sin\theta$ shared by all streams.
+        """
+        streams = (value, first, second)
+        angles = taylor.linear(self._angles, streams)
+        return _concatenate(taylor.linear(self._kept, streams), _cos_sin(angles))

@@ -237,7 +237,7 @@ class PirateNet(eqx.Module):
         the Leibniz rule and linearity.
         """
         sigma = self.activation
-        h = _fourier_streams(self.embedding, (value, first, second))
+        h = self.embedding.taylor_streams(value, first, second)
         u = taylor.activate(sigma, taylor.dense(self.encoder_u, h))
         v = taylor.activate(sigma, taylor.dense(self.encoder_v, h))
         gap = taylor.add(u, v, scale=-1.0)
@@ -253,23 +253,6 @@ class PirateNet(eqx.Module):
             h = taylor.add(scaled, h, scale=1 - alpha)
         y = taylor.dense(self.output, h)
         return taylor.linear(_first, y) if self.out_size == "scalar" else y
-
-
-def _fourier_streams(embedding: FourierFeatures, streams) -> taylor.Streams:
-    r"""Streams of $[\cos z, \sin z]$, $z = 2\pi B' x$ (`embedding.frequencies` $B'$)."""
-    frequencies = embedding.frequencies
-    if not embedding.trainable:
-        frequencies = jax.lax.stop_gradient(frequencies)
-    z, z1, z2 = taylor.linear(lambda a: 2 * jnp.pi * (frequencies @ a), streams)
-    cos, sin = jnp.cos(z), jnp.sin(z)
-    first = {i: jnp.concatenate([-sin * d, cos * d]) for i, d in z1.items()}
-    second = {}
-    for (i, j), d in z2.items():
-        curvature = z1[i] * z1[j]
-        second[(i, j)] = jnp.concatenate(
-            [-cos * curvature - sin * d, -sin * curvature + cos * d]
-        )
-    return jnp.concatenate([cos, sin]), first, second
 
 
 # ------------------------------------------------------------ least-squares init
