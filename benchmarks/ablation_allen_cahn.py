@@ -1,7 +1,7 @@
 """Ablation of the Allen–Cahn recipe: each ingredient switched off in turn.
 
 Trains, with the same number of steps each (the same budget), the full recipe of
-`examples/allen_cahn.py`, the recipe with one ingredient switched off, and a vanilla
+`examples/allen_cahn_adaptive.py`, the recipe with one ingredient switched off, and a vanilla
 PINN (plain tanh MLP, fixed loss weights, uniform points, a periodic boundary loss
 term instead of the exact embedding, no Fourier features, no causal weighting).
 Every run uses fresh uniform points at every step. Prints one JSON line per run as
@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
-import allen_cahn  # noqa: E402
+import allen_cahn_adaptive as allen_cahn  # noqa: E402
 
 OFF = {
     "full recipe": {},

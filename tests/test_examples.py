@@ -1,7 +1,7 @@
 """The examples run end to end (tiny settings).
 
-Burgers: two phases, one history, exact resume. Allen–Cahn: the full recipe and
-the vanilla PINN of the ablation.
+Burgers: two phases, one history, exact resume. Allen–Cahn: the quasi-Newton
+recipe; the adaptive recipe and the vanilla PINN of its ablation.
 """
 
 import importlib.util
@@ -90,6 +90,36 @@ AC_VANILLA = dict(
 )
 
 
+AC_QN_TINY = dict(
+    width=8,
+    depth=2,
+    adam_steps=4,
+    adam_points=32,
+    chunks=4,
+    qn_steps=6,
+    interior=64,
+    initial=16,
+    qn_chunk=3,
+    progress=False,
+)
+
+
+def test_allen_cahn_example_runs_adam_then_quasi_newton_in_float64(tmp_path):
+    lines = []
+    result = _example("allen_cahn").main(
+        **AC_QN_TINY, out=str(tmp_path), log=lines.append
+    )
+    assert result["steps"] == 10
+    assert math.isfinite(result["rel_l2"]) and result["rel_l2"] > 0
+    assert result["prediction"].shape == (201, 512)
+    assert result["prediction"].dtype == np.float64
+    assert result["terms"] == ["pde", "ic"]
+    # One line after Adam, then one per quasi-Newton chunk.
+    assert [line.split(":")[0] for line in lines] == ["step 4", "step 7", "step 10"]
+    for name in ("allen_cahn.png", "allen_cahn_loss.png"):
+        assert (tmp_path / name).stat().st_size > 0
+
+
 @pytest.fixture(scope="module")
 def allen_cahn_run(tmp_path_factory):
     """The tiny recipe with default settings: result, output folder, log lines, and
@@ -102,7 +132,7 @@ def allen_cahn_run(tmp_path_factory):
         precisions.append(jax.config.jax_default_matmul_precision)
 
     before = jax.config.jax_default_matmul_precision
-    result = _example("allen_cahn").main(**AC_TINY, out=str(out), log=log)
+    result = _example("allen_cahn_adaptive").main(**AC_TINY, out=str(out), log=log)
     after = jax.config.jax_default_matmul_precision
     return result, out, lines, precisions, (before, after)
 
@@ -117,7 +147,7 @@ def test_allen_cahn_example_runs_the_recipe_in_stages(allen_cahn_run):
     tolerances = [float(line.split(",")[0].split()[-1]) for line in lines]
     assert len(tolerances) == 8 and tolerances[0] == 1.0
     assert all(t >= 2.0**k for k, t in enumerate(tolerances))
-    fixed = _example("allen_cahn").main(
+    fixed = _example("allen_cahn_adaptive").main(
         **AC_TINY, causal_balance=None, out=None, log=lines.append
     )
     assert [float(line.split(",")[0].split()[-1]) for line in lines[8:]] == [
@@ -129,7 +159,7 @@ def test_allen_cahn_example_runs_the_recipe_in_stages(allen_cahn_run):
 
 
 def test_allen_cahn_example_vanilla_pinn_has_a_periodic_term():
-    result = _example("allen_cahn").main(**{**AC_TINY, **AC_VANILLA}, out=None)
+    result = _example("allen_cahn_adaptive").main(**{**AC_TINY, **AC_VANILLA}, out=None)
     assert result["steps"] == 16 and math.isfinite(result["rel_l2"])
     assert result["terms"] == ["pde", "ic", "bc"]
 
@@ -141,7 +171,7 @@ def test_allen_cahn_example_runs_under_the_requested_matmul_precision(allen_cahn
     seen = []
     record = lambda line: seen.append(jax.config.jax_default_matmul_precision)  # noqa: E731
     with jax.default_matmul_precision("bfloat16"):  # None keeps the caller's setting
-        _example("allen_cahn").main(
+        _example("allen_cahn_adaptive").main(
             **{**AC_TINY, "steps": 2}, matmul_precision=None, out=None, log=record
         )
     assert seen and set(seen) == {"bfloat16"}
