@@ -24,7 +24,7 @@ networks" (2023), at a size that trains on a laptop CPU:
 Prints the relative L2 error against the spectral reference
 (`pl.reference.allen_cahn_grid`, 201 x 512) and writes plots of the solution and of
 the loss history. It ends near 1e-4; `examples/allen_cahn.py` (a small network, then
-a quasi-Newton finish in float64) is 20 to 30 times more accurate in less time.
+a quasi-Newton finish in float64) is more than 20 times more accurate in less time.
 
     python examples/allen_cahn_adaptive.py [--steps N] [--seed S] [--json] [--out DIR]
 
