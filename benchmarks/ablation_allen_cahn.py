@@ -1,8 +1,8 @@
-"""Ablation of the Allen–Cahn recipe: each ingredient switched off in turn.
+"""Ablation of the adaptive Allen–Cahn recipe: each ingredient switched off in turn.
 
 Trains, with the same number of steps each (the same budget), the full recipe of
-`examples/allen_cahn_adaptive.py`, the recipe with one ingredient switched off, and a vanilla
-PINN (plain tanh MLP, fixed loss weights, uniform points, a periodic boundary loss
+`examples/allen_cahn_adaptive.py`, the recipe with one ingredient switched off, and
+a vanilla PINN (plain tanh MLP, fixed loss weights, uniform points, a periodic boundary loss
 term instead of the exact embedding, no Fourier features, no causal weighting).
 Every run uses fresh uniform points at every step. Prints one JSON line per run as
 it finishes and, at the end, a markdown table; `--out FILE` also writes the table

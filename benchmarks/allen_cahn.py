@@ -1,4 +1,4 @@
-"""Accuracy of pinnlib's Allen–Cahn recipe: relative L2 against the spectral reference.
+"""Accuracy of pinnlib's Allen–Cahn recipes: relative L2 against the spectral reference.
 
 Runs `examples/allen_cahn.py`'s `main` with its default recipe (periodic embedding
 and a tanh MLP 3-30-30-30-30-1; 2000 float32 Adam steps with the causal residual on
@@ -8,7 +8,7 @@ points) and prints one JSON line with `rel_l2` (on the 201 x 512 grid of
 compilation included). With `--predict-out FILE.npy` it saves the prediction
 u[t, x], shape (201, 512), on t = linspace(0, 1, 201), x = -1 + 2 arange(512) / 512.
 `--recipe adaptive` runs `examples/allen_cahn_adaptive.py` instead (Adam alone on a
-40 000-parameter network with every adaptive ingredient; 115 000 steps).
+47 000-parameter network with every adaptive ingredient; 115 000 steps).
 
     python benchmarks/allen_cahn.py [--seed S] [--recipe quasi-newton|adaptive]
                                     [--steps N] [--predict-out u.npy] [--verbose]

@@ -16,9 +16,9 @@ The recipe, in library calls:
   at a fixed tolerance, so that the first fit follows time's arrow;
 - phase 2: the self-scaled Broyden quasi-Newton method in float64
   (`pl.optim.quasi_newton("ssbroyden")`, Urbán, Stefanou & Pons 2025; Kiyani et al.
-  2025) on 16 000 + 1024 fixed Sobol points, with the plain mean squared residual. The causal
-  weights are held under `stop_gradient`, so the causal loss is not the function
-  whose gradient the step takes; a line search needs the two to agree.
+  2025) on 16 000 + 1024 fixed Sobol points, with the plain mean squared residual.
+  The causal weights are held under `stop_gradient`, so the causal loss is not the
+  function whose gradient the step takes; a line search needs the two to agree.
 
 Prints the relative L2 error against the spectral reference
 (`pl.reference.allen_cahn_grid`, 201 x 512) and the wall time, and writes plots of
@@ -26,7 +26,7 @@ the solution and of the loss history. `examples/allen_cahn_adaptive.py` is the
 other recipe: a large network trained by Adam alone with every adaptive ingredient.
 
     python examples/allen_cahn.py [--adam-steps N] [--qn-steps N] [--seed S]
-                                  [--json] [--out DIR]
+                                  [--json] [--out DIR] [--no-progress]
 """
 
 import argparse
@@ -59,6 +59,7 @@ def main(
     depth: int = 4,
     adam_steps: int = 2000,
     adam_points: int = 1024,
+    adam_initial: int = 512,
     learning_rate: float = 1e-3,
     chunks: int = 32,
     causal_tolerance: float = 10.0,
@@ -120,7 +121,10 @@ def main(
 
     state = adam.init(u, key=state_key, weights={"pde": 1.0, "ic": ic_weight})
     fresh = pl.domains.sampler(
-        domain, dtype=jnp.float32, pde=("interior", adam_points), ic=("initial", 512)
+        domain,
+        dtype=jnp.float32,
+        pde=("interior", adam_points),
+        ic=("initial", adam_initial),
     )
     result = pl.fit(adam, state, fresh, adam_steps, resample_every=1, progress=progress)
     adam_s = time.perf_counter() - start
@@ -154,7 +158,7 @@ def main(
     qn_s = time.perf_counter() - began
     train_s = time.perf_counter() - start
 
-    prediction = np.asarray(pl.metrics.evaluate(state.model, grid), np.float64)
+    prediction = np.asarray(pl.metrics.evaluate(state.model, grid))
     figures = {
         "rel_l2": float(pl.metrics.relative_l2(prediction, reference)),
         "steps": int(state.step),
@@ -184,16 +188,17 @@ def main(
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--adam-steps", type=int, default=2000)
-    parser.add_argument("--qn-steps", type=int, default=10_000)
+    parser.add_argument("--adam-steps", type=int, default=None)
+    parser.add_argument("--qn-steps", type=int, default=None)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default="out", help="plot directory ('' for none)")
     parser.add_argument("--json", action="store_true", help="print one JSON line")
     parser.add_argument("--no-progress", action="store_true")
     cli = parser.parse_args()
+    # Only the step counts given on the command line; main's defaults otherwise.
+    steps = {"adam_steps": cli.adam_steps, "qn_steps": cli.qn_steps}
     figures = main(
-        adam_steps=cli.adam_steps,
-        qn_steps=cli.qn_steps,
+        **{name: n for name, n in steps.items() if n is not None},
         seed=cli.seed,
         out=cli.out or None,
         progress=not cli.no_progress,

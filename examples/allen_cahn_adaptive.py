@@ -223,10 +223,10 @@ def main(
                 t,
                 prediction.reshape(201, 512).T,
                 reference.reshape(201, 512).T,
-                out_dir / "allen_cahn.png",
+                out_dir / "allen_cahn_adaptive.png",
                 title="Allen–Cahn",
             )
-            pl.plot.loss_history(history, path=out_dir / "allen_cahn_loss.png")
+            pl.plot.loss_history(history, path=out_dir / "allen_cahn_adaptive_loss.png")
         return {
             "rel_l2": float(error),
             "steps": int(state.step),

@@ -95,6 +95,7 @@ AC_QN_TINY = dict(
     depth=2,
     adam_steps=4,
     adam_points=32,
+    adam_initial=16,
     chunks=4,
     qn_steps=6,
     interior=64,
@@ -121,10 +122,10 @@ def test_allen_cahn_example_runs_adam_then_quasi_newton_in_float64(tmp_path):
 
 
 @pytest.fixture(scope="module")
-def allen_cahn_run(tmp_path_factory):
+def allen_cahn_adaptive_run(tmp_path_factory):
     """The tiny recipe with default settings: result, output folder, log lines, and
     the matmul precision in effect when each line was logged."""
-    out = tmp_path_factory.mktemp("allen_cahn")
+    out = tmp_path_factory.mktemp("allen_cahn_adaptive")
     lines, precisions = [], []
 
     def log(line):
@@ -137,8 +138,8 @@ def allen_cahn_run(tmp_path_factory):
     return result, out, lines, precisions, (before, after)
 
 
-def test_allen_cahn_example_runs_the_recipe_in_stages(allen_cahn_run):
-    result, out, lines, _, _ = allen_cahn_run
+def test_allen_cahn_adaptive_example_runs_the_recipe_in_stages(allen_cahn_adaptive_run):
+    result, out, lines, _, _ = allen_cahn_adaptive_run
     lines = list(lines)
     assert result["steps"] == 16
     assert math.isfinite(result["rel_l2"]) and result["rel_l2"] > 0
@@ -154,18 +155,20 @@ def test_allen_cahn_example_runs_the_recipe_in_stages(allen_cahn_run):
         2.0**k for k in range(8)
     ]
     assert fixed["steps"] == 16
-    for name in ("allen_cahn.png", "allen_cahn_loss.png"):
+    for name in ("allen_cahn_adaptive.png", "allen_cahn_adaptive_loss.png"):
         assert (out / name).stat().st_size > 0
 
 
-def test_allen_cahn_example_vanilla_pinn_has_a_periodic_term():
+def test_allen_cahn_adaptive_example_vanilla_pinn_has_a_periodic_term():
     result = _example("allen_cahn_adaptive").main(**{**AC_TINY, **AC_VANILLA}, out=None)
     assert result["steps"] == 16 and math.isfinite(result["rel_l2"])
     assert result["terms"] == ["pde", "ic", "bc"]
 
 
-def test_allen_cahn_example_runs_under_the_requested_matmul_precision(allen_cahn_run):
-    _, _, _, seen, (before, after) = allen_cahn_run
+def test_allen_cahn_adaptive_example_runs_under_the_requested_matmul_precision(
+    allen_cahn_adaptive_run,
+):
+    _, _, _, seen, (before, after) = allen_cahn_adaptive_run
     assert seen and set(seen) == {"highest"}  # the default: true float32 on GPUs
     assert after == before  # restored afterwards
     seen = []

@@ -12,10 +12,11 @@ sin), with one small matmul per stream and layer (`pinnlib.diff.taylor`).
 Which fields are fused is decided by a protocol, not by pinnlib's own classes: a
 field (or a layer of an ``eqx.nn.Sequential``) opts in by defining
 ``taylor_streams(self, value, first, second) -> (value, first, second)``, as
-``pinnlib.nn.ModifiedMLP`` and ``pinnlib.nn.FactorizedMLP`` do. Equinox's
+``pinnlib.nn.ModifiedMLP``, ``pinnlib.nn.FactorizedMLP``, ``pinnlib.nn.PirateNet``
+and the embeddings ``FourierFeatures`` and ``PeriodicEmbedding`` do. Equinox's
 ``eqx.nn.MLP`` (without ``scan``) cannot carry the method and is handled here.
-Layers in front of the last one that do not opt in (input embeddings) are pushed
-through with nested ``jax.jvp``.
+Layers in front of the last one that do not opt in (e.g. ``pinnlib.nn.Normalize``)
+are pushed through with nested ``jax.jvp``.
 """
 
 import equinox as eqx

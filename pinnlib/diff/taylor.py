@@ -13,9 +13,11 @@ def taylor_streams(self, value, first, second):
 that maps the *streams* of its input $x$ to the streams of its output $u(x)$:
 `value` is the array itself, `first` a dict `{i: ∂_i h}` and `second` a dict
 `{(i, j): ∂_i ∂_j h}` (`i <= j`), each stream shaped like the value. The method must
-return the keys it was given. `pinnlib.nn.ModifiedMLP` and `pinnlib.nn.FactorizedMLP`
-opt in this way, and so can any `eqx.Module`: write the method with the functions
-below, one per operation of `__call__`. See "Extending pinnlib" for a worked example.
+return the keys it was given. `pinnlib.nn.ModifiedMLP`, `pinnlib.nn.FactorizedMLP`,
+`pinnlib.nn.PirateNet`, `pinnlib.nn.FourierFeatures` and
+`pinnlib.nn.PeriodicEmbedding` opt in this way, and so can any `eqx.Module`: write
+the method with the functions below, one per operation of `__call__`. See
+"Extending pinnlib" for a worked example.
 """
 
 from ._streams import (
