@@ -12,6 +12,7 @@ from importlib.metadata import PackageNotFoundError, version
 
 from . import (
     checkpoint as checkpoint,
+    data as data,
     diff as diff,
     domains as domains,
     losses as losses,

@@ -43,6 +43,7 @@ EXPECTED = (
     "pinnlib.plot",
     "pinnlib.weighting",
     "pinnlib.sampling",
+    "pinnlib.data",
 )
 # The top level (training core) and every public subpackage, so new ones are checked.
 MODULES = ("pinnlib",) + tuple(
