@@ -10,3 +10,4 @@ reproducible from its key and can be generated on the device that trains on it.
 # Antiderivative pairs (DeepONet).
 
 # Minibatches.
+from ._minibatch import Minibatches as Minibatches, minibatches as minibatches

@@ -19,6 +19,7 @@ from ._least_squares import (
     least_squares as least_squares,
     mean_squared as mean_squared,
 )
+from ._operator import RelativeL2 as RelativeL2, relative_l2 as relative_l2
 from ._terms import (
     data as data,
     dirichlet as dirichlet,

@@ -12,18 +12,32 @@ from .._dtypes import float_dtype
 from .._errors import bad_argument, check_points
 from ._args import check_args_keys
 from ._least_squares import LeastSquaresTerm
+from ._operator import check_samples
 
 RESERVED = ("loss", "step", "lr", "grad_norm")
 
 
 def _check_point_dimension(name: str, model: PointFn, entry) -> None:
+    """Check a term's points (or a data term's `(points, values)`) against the model.
+
+    A 2-d array is a set of points `(n, d)`, checked against the model on one point.
+    Samples of functions (arrays `(n, ...)` with more axes, or a tuple of arrays, as
+    the inputs of operator terms) only need a common leading axis; other entries
+    (dicts, nested tuples of a custom term) are left to their term.
+    """
+    where = f"pinnlib.losses.combine(...)(batch={{{name!r}: ...}})"
     points = entry[0] if isinstance(entry, tuple) else entry
-    check_points(f"pinnlib.losses.combine(...)(batch={{{name!r}: ...}})", points)
+    if isinstance(points, tuple) or getattr(points, "ndim", 0) > 2:
+        check_samples(where, points)
+        return
+    if isinstance(points, Mapping):
+        return
+    check_points(where, points)
     try:
         jax.eval_shape(model, jax.ShapeDtypeStruct(points.shape[1:], points.dtype))
     except (TypeError, ValueError) as error:
         raise bad_argument(
-            f"pinnlib.losses.combine(...)(batch={{{name!r}: ...}})",
+            where,
             "points the model accepts",
             f"points of dimension {points.shape[1]}, on which the model fails "
             f"({type(error).__name__}: {str(error).splitlines()[0]})",

@@ -17,6 +17,7 @@ from .._errors import bad_argument, check_points
 from ..diff import gradient, partials
 from ._args import accepted_keys, coefficients, pde_name
 from ._least_squares import LeastSquaresTerm, least_squares
+from ._operator import check_samples, predict
 
 
 def _target(where: str, g) -> Callable[[Point], Scalar]:
@@ -362,8 +363,17 @@ def periodic(*, axis: int, period: float, derivatives: int = 1) -> LeastSquaresT
 def data() -> LeastSquaresTerm:
     r"""Data misfit $\frac1n\sum_k \|u(x_k) - y_k\|^2$; its batch entry is `(x, y)`.
 
-    **Returns:** `term(model, (points, values), args)` with `points (n, d)`,
-    `values (n,)` or `(n, m)`.
+    For a field, `x` are points `(n, d)` and `y` the values there. For an operator
+    (`pinnlib.nn.FNO`, `pinnlib.nn.DeepONet`), `x` are `n` input samples: an array
+    `(n, ...)`, or a tuple of such arrays passed to the model as positional
+    arguments (`model(*x_k)`, e.g. DeepONet's sensor values and query points), and
+    `y` the `n` targets; the squares are summed over each target's entries.
+
+    **Returns:** `term(model, (inputs, values), args)` with `inputs (n, d)` points
+    (or samples as above) and `values` of shape `(n,)` + the model's output shape.
+
+    **Raises:** `ValueError` at trace time for an entry that is not a pair, inputs
+    without a common leading axis, or values of another shape than the model's.
 
     !!! example
 
@@ -381,15 +391,18 @@ def data() -> LeastSquaresTerm:
                 type(observations).__name__,
                 "Put (x, y) in the batch under this name.",
             )
-        points, values = observations
-        check_points("pinnlib.losses.data: points", points)
-        predicted = jax.vmap(model)(points)
+        inputs, values = observations
+        if isinstance(inputs, tuple) or getattr(inputs, "ndim", 0) > 2:
+            check_samples("pinnlib.losses.data: inputs", inputs)
+        else:
+            check_points("pinnlib.losses.data: points", inputs)
+        predicted = predict(model, inputs)
         if predicted.shape != values.shape:
             raise bad_argument(
                 "pinnlib.losses.data: values",
                 f"shape {predicted.shape}",
                 values.shape,
-                "Give one observed value (or vector) per point.",
+                "Give one observed value (or vector, or output sample) per input.",
             )
         return predicted - values
 

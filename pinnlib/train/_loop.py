@@ -55,8 +55,19 @@ def run_steps(
 
 
 def check_resampling(where: str, resample_every, batch) -> None:
-    """Raise unless `resample_every` is None, or a positive int with a sampler."""
+    """Raise unless `resample_every` is None, or a positive int with a sampler.
+
+    A step-aware sampler (minibatches of a data set) needs it: without it every
+    step would get the first batch.
+    """
     if resample_every is None:
+        if callable(getattr(batch, "at_step", None)):
+            raise bad_argument(
+                f"{where}(resample_every=...)",
+                "a period for a step-aware sampler (minibatches)",
+                None,
+                "Pass resample_every=1 to take a new minibatch every step.",
+            )
         return
     check_positive_int(f"{where}(resample_every=...)", resample_every)
     if not callable(batch):
@@ -88,11 +99,14 @@ def traced_args(args: Args) -> Args:
 def draw_batch(
     sampler: Callable, state: TrainState, resample_every: int | None
 ) -> PyTree:
-    r"""The collocation batch in use at `state.step`: a pure function of key and step.
+    r"""The batch in use at `state.step`: a pure function of key and step.
 
-    $\text{batch} = \text{sampler}(\text{fold\_in}(\text{key}, \lfloor s / R \rfloor))$
-    for resampling period $R$ (or $\lfloor\cdot\rfloor = 0$ without resampling), so a
-    run resumed from a saved state redraws exactly the points it would have had.
+    $\text{batch} = \text{sampler}(\text{fold\_in}(\text{key}, \lfloor s / R
+    \rfloor))$ for resampling period $R$ (or $\lfloor\cdot\rfloor = 0$ without
+    resampling), so a run resumed from a saved state redraws exactly the points it
+    would have had. A step-aware sampler, one with a method `at_step(key, period)`
+    (such as `pinnlib.data.minibatches`, whose epochs need the step count), is
+    called as `sampler.at_step(key, \lfloor s / R \rfloor)` instead.
 
     !!! example
 
@@ -101,6 +115,9 @@ def draw_batch(
         ```
     """
     period = 0 if not resample_every else state.step // resample_every
+    at_step = getattr(sampler, "at_step", None)
+    if callable(at_step):
+        return at_step(state.key, period)
     return sampler(jax.random.fold_in(state.key, period))
 
 

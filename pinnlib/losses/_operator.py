@@ -1,0 +1,133 @@
+"""Loss terms on samples of functions: an operator's predictions against its targets.
+
+An operator model (`pinnlib.nn.FNO`, `pinnlib.nn.DeepONet`, or any callable) is a
+function of one sample, batched by `jax.vmap` as fields are batched over points. A
+batch entry is `(inputs, targets)`: `inputs` is an array `(n, ...)` (one input
+function per row) or a tuple of such arrays, passed to the model as positional
+arguments (`model(*inputs_k)`); `targets` is `(n, ...)`, the model's output shape.
+"""
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+from jaxtyping import Array, Float, PyTree
+
+from .._custom_types import Args
+from .._errors import bad_argument
+
+
+def check_samples(where: str, inputs) -> int:
+    """The number of samples in `inputs` (an array or tuple of arrays, leading axis n).
+
+    Raises unless every array has the same positive leading size.
+    """
+    leaves = list(inputs) if isinstance(inputs, tuple) else [inputs]
+    sizes = set()
+    for leaf in leaves:
+        shape = getattr(leaf, "shape", None)
+        if shape is None or len(shape) == 0:
+            raise bad_argument(
+                where,
+                "an array (n, ...) of samples, or a tuple of such arrays",
+                type(leaf).__name__ if shape is None else f"shape {shape}",
+                "Stack the samples along the first axis, one input per row.",
+            )
+        sizes.add(shape[0])
+    if len(sizes) != 1 or 0 in sizes:
+        raise bad_argument(
+            where,
+            "a positive number of samples, the same in every input array",
+            [getattr(leaf, "shape", None) for leaf in leaves],
+            "Give every input array the same leading (sample) axis.",
+        )
+    return sizes.pop()
+
+
+def predict(model, inputs: PyTree[Array]) -> Array:
+    """`model` on every sample: `vmap(model)(inputs)`, unpacking a tuple of inputs."""
+    if isinstance(inputs, tuple):
+        return jax.vmap(lambda xs: model(*xs))(inputs)
+    return jax.vmap(model)(inputs)
+
+
+def check_targets(where: str, predicted, targets) -> None:
+    if getattr(targets, "shape", None) != predicted.shape:
+        raise bad_argument(
+            where,
+            f"targets of the predictions' shape {predicted.shape}",
+            getattr(targets, "shape", type(targets).__name__),
+            "Give one target per sample, with the model's output shape.",
+        )
+
+
+def _pair(where: str, entry) -> tuple:
+    if not (isinstance(entry, tuple) and len(entry) == 2):
+        raise bad_argument(
+            where,
+            "a tuple (inputs, targets)",
+            type(entry).__name__,
+            "Put (inputs, targets) in the batch under this term's name.",
+        )
+    return entry
+
+
+class RelativeL2(eqx.Module):
+    r"""The term made by `pinnlib.losses.relative_l2`: mean relative L2 error per sample.
+
+    Called as `term(model, (inputs, targets), args) -> scalar`. `accepts` is empty:
+    the term reads no `args`.
+
+    !!! example
+
+        ```python
+        term = pl.losses.relative_l2()
+        term(lambda a: 2 * a, (inputs, 2 * inputs), None)   # 0.0
+        ```
+    """
+
+    accepts: frozenset[str] = eqx.field(static=True, default=frozenset())
+
+    def __call__(
+        self, model, entry: tuple[PyTree[Array], Array], args: Args = None
+    ) -> Float[Array, ""]:
+        where = "pinnlib.losses.relative_l2: batch entry"
+        inputs, targets = _pair(where, entry)
+        check_samples(f"{where} inputs", inputs)
+        predicted = predict(model, inputs)
+        check_targets(f"{where} targets", predicted, targets)
+        n = predicted.shape[0]
+        error = jnp.linalg.norm((predicted - targets).reshape(n, -1), axis=1)
+        size = jnp.linalg.norm(targets.reshape(n, -1), axis=1)
+        return jnp.mean(error / size)
+
+
+def relative_l2() -> RelativeL2:
+    r"""The mean relative L2 error over samples, the loss of neural operators.
+
+    $$\mathcal{L} = \frac1n \sum_{k=1}^n
+      \frac{\|\mathcal{G}_\theta(a_k) - u_k\|_2}{\|u_k\|_2},$$
+
+    norms over every entry of one sample (its grid points and channels), as in Li et
+    al., "Fourier neural operator for parametric partial differential equations",
+    ICLR 2021 (the `LpLoss` of their code, p = 2). Unlike a mean square, it weighs
+    each sample by its own size, so small solutions count as much as large ones. It
+    is not a least-squares term (the norm is not squared), so it trains with
+    first-order optimizers; use `pinnlib.losses.data` for Gauss–Newton.
+
+    **Returns:** a term `term(model, (inputs, targets), args)`: `inputs` an array
+    `(n, ...)` (one input per row) or a tuple of such arrays passed to the model as
+    positional arguments; `targets` `(n, ...)` with the model's output shape per
+    sample. No target may be identically zero.
+
+    **Raises:** `ValueError` at trace time for an entry that is not a pair, inputs
+    without a common leading axis, or targets of another shape than the predictions.
+
+    !!! example
+
+        ```python
+        fno = pl.nn.FNO(1, 1, modes=16, width=32, key=jax.random.key(0))
+        loss = pl.losses.combine(data=pl.losses.relative_l2())
+        batches = pl.data.minibatches({"data": (a[:, None], u[:, None])}, 20)
+        ```
+    """
+    return RelativeL2()
