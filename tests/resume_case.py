@@ -24,6 +24,7 @@ CASES = (
     "lbfgs-float64",
     "ssbroyden-float64",
     "lm-float64",
+    "fno-float32",
 )
 OPTIMIZERS = {
     "adam": lambda: optax.adam(1e-2),
@@ -37,6 +38,25 @@ def build(case: str):
     """`(step, initial state, batch or sampler, fit keyword arguments)` of a case."""
     name, dtype = case.split("-")
     dtype = jnp.dtype(dtype)
+    if name == "fno":  # an operator on minibatches: epochs of 3 steps, reshuffled
+        inputs = jax.random.normal(jax.random.key(0), (12, 1, 16), dtype)
+        batches = pl.data.minibatches({"data": (inputs, jnp.sin(inputs))}, 4)
+        fno = pl.nn.FNO(
+            1,
+            1,
+            modes=4,
+            width=6,
+            depth=2,
+            projection=8,
+            key=jax.random.key(2),
+            dtype=dtype,
+        )
+        training = pl.training(
+            pl.losses.combine(data=pl.losses.relative_l2()), optax.adam(1e-2)
+        )
+        state = training.init(fno, key=jax.random.key(1))
+        kw = dict(chunk_size=4, progress=False, resample_every=1)
+        return training, state, batches, kw
     u, loss, sampler = burgers_problem(width=6, depth=2, dtype=dtype)
     optimizer = OPTIMIZERS[name]()
     state = pl.init_state(u, optimizer, loss, key=jax.random.key(1))

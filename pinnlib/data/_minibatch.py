@@ -5,22 +5,23 @@ from collections.abc import Mapping
 import equinox as eqx
 import jax
 import jax.numpy as jnp
-from jaxtyping import Array, Int, PRNGKeyArray, PyTree
+from jaxtyping import Array, ArrayLike, Int, PRNGKeyArray, PyTree
 
 from .._errors import bad_argument, check_positive_int
 
 
 def _num_samples(where: str, entry) -> int:
     leaves = jax.tree.leaves(entry)
-    sizes = {getattr(leaf, "shape", ())[:1] for leaf in leaves}
-    if not leaves or len(sizes) != 1 or sizes == {()} or sizes == {(0,)}:
+    shapes = [tuple(getattr(leaf, "shape", ())) for leaf in leaves]
+    sizes = {shape[0] if shape else 0 for shape in shapes}
+    if len(sizes) != 1 or 0 in sizes:
         raise bad_argument(
             where,
             "arrays with the same positive number of samples on their first axis",
             [getattr(leaf, "shape", type(leaf).__name__) for leaf in leaves],
             "Stack the samples along the first axis of every array of the entry.",
         )
-    return sizes.pop()[0]
+    return sizes.pop()
 
 
 class Minibatches(eqx.Module):
@@ -90,7 +91,7 @@ class Minibatches(eqx.Module):
 
 
 def minibatches(
-    data: Mapping[str, PyTree[Array]], batch_size: int | Mapping[str, int]
+    data: PyTree[ArrayLike], batch_size: int | Mapping[str, int]
 ) -> Minibatches:
     r"""Minibatches of a data set, reshuffled every epoch inside the compiled loop.
 
@@ -132,7 +133,9 @@ def minibatches(
             "Key the data by the name of the loss term that trains on it.",
         )
     data = {name: jax.tree.map(jnp.asarray, entry) for name, entry in data.items()}
-    sizes = {k: _num_samples(f"{where}(data={{{k!r}: ...}})", v) for k, v in data.items()}
+    sizes = {
+        k: _num_samples(f"{where}(data={{{k!r}: ...}})", v) for k, v in data.items()
+    }
     if isinstance(batch_size, Mapping):
         if set(batch_size) != set(data):
             raise bad_argument(

@@ -88,7 +88,7 @@ class RelativeL2(eqx.Module):
     accepts: frozenset[str] = eqx.field(static=True, default=frozenset())
 
     def __call__(
-        self, model, entry: tuple[PyTree[Array], Array], args: Args = None
+        self, model, entry: PyTree[Array], args: Args = None
     ) -> Float[Array, ""]:
         where = "pinnlib.losses.relative_l2: batch entry"
         inputs, targets = _pair(where, entry)

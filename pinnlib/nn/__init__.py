@@ -10,6 +10,7 @@ from ._factorized import (
     FactorizedMLP as FactorizedMLP,
     factorized_mlp as factorized_mlp,
 )
+from ._fno import FNO as FNO, SpectralConv as SpectralConv
 from ._mlp import ACTIVATIONS as ACTIVATIONS, mlp as mlp
 from ._modified_mlp import ModifiedMLP as ModifiedMLP
 from ._piratenet import (
