@@ -122,6 +122,18 @@ def test_fno_shapes_padding_and_coordinates_2d():
         assert fno(a).shape == (3, 20, 18)
     padded = pl.nn.FNO(1, 1, modes=(4, 4), width=8, padding=3, key=jax.random.key(0))
     assert jax.vmap(padded)(jnp.ones((5, 1, 12, 12))).shape == (5, 1, 12, 12)
+    # space periodic (no padding), time padded and with its coordinate only
+    spacetime = pl.nn.FNO(
+        1,
+        2,
+        modes=(4, 3),
+        width=8,
+        coordinates=(None, "nodes"),
+        padding=(0, 0.25),
+        key=jax.random.key(0),
+    )
+    assert spacetime.lift.weight.shape == (8, 2)
+    assert spacetime(jnp.ones((1, 16, 9))).shape == (2, 16, 9)
 
 
 def test_fno_parameters_are_real_and_their_gradient_is_right():
@@ -166,3 +178,5 @@ def test_fno_bad_input_is_explained():
         pl.nn.FNO(1, 1, modes=4, padding=-1, key=jax.random.key(0))
     with pytest.raises(ValueError, match="coordinates"):
         pl.nn.FNO(1, 1, modes=4, coordinates="cell", key=jax.random.key(0))
+    with pytest.raises(ValueError, match="a tuple of 2"):
+        pl.nn.FNO(1, 1, modes=(4, 4), padding=(1, 2, 3), key=jax.random.key(0))

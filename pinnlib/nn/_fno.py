@@ -149,17 +149,33 @@ def _modes(where: str, modes) -> tuple[int, ...]:
 
 
 Coordinates = Literal["nodes", "periodic"] | None
+_COORDINATES = ("nodes", "periodic", None)
 
 
-def _coordinates(grid: Sequence[int], kind: Coordinates, dtype) -> Array:
-    """`(d, *grid)` coordinates of the grid points on $[0, 1]^d$."""
+def _per_axis(where: str, value, d: int, valid, expected: str, fix: str) -> tuple:
+    """`value` repeated for `d` grid axes, or a tuple of `d` values, each checked."""
+    values = tuple(value) if isinstance(value, tuple | list) else (value,) * d
+    if len(values) != d or not all(valid(v) for v in values):
+        raise bad_argument(where, f"{expected}, or a tuple of {d} of them", value, fix)
+    return values
+
+
+def _valid_padding(p) -> bool:
+    if isinstance(p, bool):
+        return False
+    return (isinstance(p, int) and p >= 0) or (isinstance(p, float) and 0 <= p < 1)
+
+
+def _coordinates(grid: Sequence[int], kinds: Sequence[Coordinates], dtype) -> Array:
+    """`(k, *grid)` coordinates on $[0, 1]$ of the axes whose kind is not None."""
     axes = [
         jnp.linspace(0.0, 1.0, n, dtype=dtype)
         if kind == "nodes"
         else jnp.arange(n, dtype=dtype) / n
-        for n in grid
+        for n, kind in zip(grid, kinds)
     ]
-    return jnp.stack(jnp.meshgrid(*axes, indexing="ij"))
+    mesh = jnp.meshgrid(*axes, indexing="ij")
+    return jnp.stack([x for x, kind in zip(mesh, kinds) if kind is not None])
 
 
 class FNO(eqx.Module):
@@ -199,10 +215,12 @@ class FNO(eqx.Module):
     - `coordinates`: append the grid coordinates as input channels: `"nodes"`
       ($x_i = i / (n - 1)$, both ends of $[0, 1]$ included, the default),
       `"periodic"` ($x_i = i / n$ on $[0, 1)$) or `None` (no coordinates: the
-      operator is then translation-equivariant on a periodic domain).
+      operator is then translation-equivariant on a periodic domain); or a tuple
+      with one of these per grid axis.
     - `padding`: zeros appended after each grid axis: an int (points), or a float
       in $[0, 1)$, a fraction of the axis length (resolution-independent; default
-      0, no padding).
+      0, no padding); or a tuple with one per grid axis (pad a non-periodic time
+      axis but not a periodic space axis).
     - `key`, `dtype`.
 
     **Call:** `fno(a)` with `a` of shape `(in_channels, n_1, ..., n_d)`; returns
@@ -225,8 +243,8 @@ class FNO(eqx.Module):
     pointwise: tuple[_Pointwise, ...]
     project: tuple[_Pointwise, _Pointwise]
     activation: Callable = eqx.field(static=True)
-    coordinates: Coordinates = eqx.field(static=True)
-    padding: int | float = eqx.field(static=True)
+    coordinates: tuple[Coordinates, ...] = eqx.field(static=True)
+    padding: tuple[int | float, ...] = eqx.field(static=True)
 
     def __init__(
         self,
@@ -238,8 +256,8 @@ class FNO(eqx.Module):
         depth: int = 4,
         projection: int = 128,
         activation: str | Callable = "gelu",
-        coordinates: str | None = "nodes",
-        padding: int | float = 0,
+        coordinates: str | None | Sequence[str | None] = "nodes",
+        padding: int | float | Sequence[int | float] = 0,
         key: PRNGKeyArray,
         dtype=None,
     ):
@@ -253,26 +271,26 @@ class FNO(eqx.Module):
         ):
             check_positive_int(f"{where}({name}=...)", value)
         modes = _modes(where, modes)
-        if coordinates not in ("nodes", "periodic", None):
-            raise bad_argument(
-                f"{where}(coordinates=...)",
-                "'nodes', 'periodic' or None",
-                coordinates,
-                "Use 'nodes' for grids that include both ends of [0, 1].",
-            )
-        if isinstance(padding, bool) or not (
-            (isinstance(padding, int) and padding >= 0)
-            or (isinstance(padding, float) and 0.0 <= padding < 1.0)
-        ):
-            raise bad_argument(
-                f"{where}(padding=...)",
-                "an int >= 0 (points) or a float in [0, 1) (a fraction of each axis)",
-                padding,
-                "Pass e.g. padding=9, or padding=0.125.",
-            )
+        d = len(modes)
+        coordinates = _per_axis(
+            f"{where}(coordinates=...)",
+            coordinates,
+            d,
+            lambda c: c in _COORDINATES,
+            "'nodes', 'periodic' or None",
+            "Use 'nodes' for grids that include both ends of [0, 1].",
+        )
+        padding = _per_axis(
+            f"{where}(padding=...)",
+            padding,
+            d,
+            _valid_padding,
+            "an int >= 0 (points) or a float in [0, 1) (a fraction of the axis)",
+            "Pass e.g. padding=9, padding=0.125 or padding=(0, 0.25).",
+        )
         dtype = resolve_dtype(where, dtype)
         keys = jax.random.split(key, 2 * depth + 3)
-        lifted = in_channels + (len(modes) if coordinates else 0)
+        lifted = in_channels + sum(c is not None for c in coordinates)
         self.lift = _Pointwise(lifted, width, key=keys[0], dtype=dtype)
         self.spectral = tuple(
             SpectralConv(width, width, modes, key=k, dtype=dtype)
@@ -296,15 +314,15 @@ class FNO(eqx.Module):
         return self.spectral[0].modes
 
     def _pad_widths(self, grid: Sequence[int]) -> list[int]:
-        if isinstance(self.padding, float):
-            return [int(round(self.padding * n)) for n in grid]
-        return [self.padding] * len(grid)
+        return [
+            int(round(p * n)) if isinstance(p, float) else p
+            for p, n in zip(self.padding, grid)
+        ]
 
     def __call__(self, a: Float[Array, " c *grid"]) -> Float[Array, " o *grid"]:
         modes = self.modes
-        if a.ndim != len(modes) + 1 or a.shape[0] != self.lift.weight.shape[1] - (
-            len(modes) if self.coordinates else 0
-        ):
+        extra = sum(c is not None for c in self.coordinates)
+        if a.ndim != len(modes) + 1 or a.shape[0] != self.lift.weight.shape[1] - extra:
             raise bad_argument(
                 "pinnlib.nn.FNO: input",
                 f"an array (in_channels, *grid) with {len(modes)} grid axes",
@@ -312,7 +330,7 @@ class FNO(eqx.Module):
                 "Put the channels first: a[None] adds a channel axis to one field.",
             )
         grid = a.shape[1:]
-        if self.coordinates:
+        if extra:
             a = jnp.concatenate([a, _coordinates(grid, self.coordinates, a.dtype)])
         v = self.lift(a)
         pads = self._pad_widths(grid)
