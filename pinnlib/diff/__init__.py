@@ -5,6 +5,10 @@ blocks in ``pinnlib.diff.taylor``.
 """
 
 from . import taylor as taylor
+from ._grid import (
+    finite_difference as finite_difference,
+    spectral_derivative as spectral_derivative,
+)
 from ._operators import (
     divergence as divergence,
     gradient as gradient,

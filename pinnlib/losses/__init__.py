@@ -19,7 +19,11 @@ from ._least_squares import (
     least_squares as least_squares,
     mean_squared as mean_squared,
 )
-from ._operator import RelativeL2 as RelativeL2, relative_l2 as relative_l2
+from ._operator import (
+    RelativeL2 as RelativeL2,
+    operator_residual as operator_residual,
+    relative_l2 as relative_l2,
+)
 from ._terms import (
     data as data,
     dirichlet as dirichlet,

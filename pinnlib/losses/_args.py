@@ -23,8 +23,9 @@ def pde_name(pde) -> str:
     return f"{module}.{name}" if module and module != "__main__" else name
 
 
-def _coefficient_parameters(pde) -> list[inspect.Parameter] | None:
-    """The parameters after the field `u`, or ``None`` if any keyword may come."""
+def _coefficient_parameters(pde, fields: int = 1) -> list[inspect.Parameter] | None:
+    """The parameters after the `fields` leading ones (the field `u`, or an
+    operator's output and input), or ``None`` if any keyword may come."""
     try:
         params = list(inspect.signature(pde).parameters.values())
     except (TypeError, ValueError):  # no readable signature: treat as unknown
@@ -32,15 +33,17 @@ def _coefficient_parameters(pde) -> list[inspect.Parameter] | None:
     kind = inspect.Parameter
     if any(p.kind is kind.VAR_KEYWORD for p in params):
         return None
-    if params and params[0].kind in (kind.POSITIONAL_ONLY, kind.POSITIONAL_OR_KEYWORD):
-        params = params[1:]  # the field `u`, passed positionally
+    positional = (kind.POSITIONAL_ONLY, kind.POSITIONAL_OR_KEYWORD)
+    for _ in range(fields):  # the field `u` (and input `a`), passed positionally
+        if params and params[0].kind in positional:
+            params = params[1:]
     keyword = (kind.KEYWORD_ONLY, kind.POSITIONAL_OR_KEYWORD)
     return [p for p in params if p.kind in keyword]
 
 
-def accepted_keys(pde: Callable) -> frozenset[str] | None:
+def accepted_keys(pde: Callable, fields: int = 1) -> frozenset[str] | None:
     """The coefficient names `pde(u, **coefficients)` takes; ``None`` for ``**kw``."""
-    params = _coefficient_parameters(pde)
+    params = _coefficient_parameters(pde, fields)
     return None if params is None else frozenset(p.name for p in params)
 
 
@@ -58,9 +61,9 @@ def as_accepts(where: str, accepts) -> frozenset[str] | None:
     return frozenset(accepts)
 
 
-def coefficients(pde: Callable, args: Args) -> dict:
+def coefficients(pde: Callable, args: Args, fields: int = 1) -> dict:
     """The entries of `args` that `pde` takes, raising if a required one is missing."""
-    params = _coefficient_parameters(pde)
+    params = _coefficient_parameters(pde, fields)
     if params is not None and not params:
         return {}  # takes no coefficient: args (of any kind) are for other terms
     if args is None:

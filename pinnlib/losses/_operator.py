@@ -14,6 +14,8 @@ from jaxtyping import Array, Float, PyTree
 
 from .._custom_types import Args
 from .._errors import bad_argument
+from ._args import accepted_keys, coefficients
+from ._least_squares import LeastSquaresTerm, least_squares
 
 
 def check_samples(where: str, inputs) -> int:
@@ -131,3 +133,56 @@ def relative_l2() -> RelativeL2:
         ```
     """
     return RelativeL2()
+
+
+def operator_residual(pde) -> LeastSquaresTerm:
+    r"""The mean squared PDE residual of an operator's output on its grid (PINO).
+
+    $$\mathcal{L} = \frac1n \sum_{k=1}^n \frac1{|G|} \sum_{x \in G}
+      \big|\mathcal{R}\big(\mathcal{G}_\theta(a_k), a_k\big)(x)\big|^2,$$
+
+    with $\mathcal{R}(u, a)$ the residual of the equation on the output grid $G$,
+    its derivatives taken on the grid (`pinnlib.diff.spectral_derivative`,
+    `pinnlib.diff.finite_difference`): the physics loss of the physics-informed
+    neural operator (Li, Zheng, Kovachki, Jin, Chen, Liu, Azizzadenesheli &
+    Anandkumar, "Physics-informed neural operator for learning partial
+    differential equations", arXiv:2111.03794, 2021, eq. (8)). It needs inputs
+    only, no solutions, so it trains on as many input functions as one can draw.
+    Averaged over the grid (not summed), so its scale does not depend on the
+    resolution.
+
+    **Arguments:** `pde(u, a, **coefficients) -> r`: the residual grid of one
+    sample, from the model's output `u` and its input `a` (a tuple of inputs is
+    passed as one tuple); its keyword arguments are read from the loss `args`, as
+    for `pinnlib.losses.residual`.
+
+    **Returns:** a `LeastSquaresTerm` `term(model, inputs, args)` with `inputs` an
+    array `(n, ...)` of input samples or a tuple of such arrays.
+
+    !!! example
+
+        ```python
+        def heat(u, a, *, kappa):   # u[t, x] on a periodic x grid, t in [0, 0.1]
+            u_t = pl.diff.finite_difference(u, spacing=0.1 / 32, axis=0)
+            return u_t - kappa * pl.diff.spectral_derivative(u, axis=1, order=2)
+
+        physics = pl.losses.operator_residual(heat)
+        ```
+    """
+    if not callable(pde):
+        raise bad_argument(
+            "pinnlib.losses.operator_residual(pde=...)",
+            "a function pde(u, a, **coefficients) -> residual grid",
+            type(pde).__name__,
+            "Write the residual of one sample from the output u and the input a.",
+        )
+
+    def misfit(model, inputs, args: Args = None) -> Array:
+        check_samples("pinnlib.losses.operator_residual: inputs", inputs)
+        outputs = predict(model, inputs)
+        given = coefficients(pde, args, fields=2)
+        r = jax.vmap(lambda u, a: pde(u, a, **given))(outputs, inputs)
+        n = r.shape[0]
+        return r.reshape(n, -1) / jnp.sqrt(jnp.asarray(r[0].size, r.dtype))
+
+    return least_squares(misfit, accepts=accepted_keys(pde, fields=2))
