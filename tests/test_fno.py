@@ -38,8 +38,11 @@ def _dense_spectral_conv(conv, v):
 @pytest.mark.parametrize(
     "grid, modes", [((16,), (5,)), ((12, 10), (3, 4)), ((8, 6, 8), (2, 2, 3))]
 )
-def test_spectral_conv_matches_a_dense_dft(grid, modes):
-    conv = pl.nn.SpectralConv(3, 2, modes, key=jax.random.key(0), dtype=jnp.float64)
+@pytest.mark.parametrize("transform", ["dft", "fft"])
+def test_spectral_conv_matches_a_dense_dft(grid, modes, transform):
+    conv = pl.nn.SpectralConv(
+        3, 2, modes, key=jax.random.key(0), dtype=jnp.float64, transform=transform
+    )
     v = jax.random.normal(jax.random.key(1), (3, *grid), jnp.float64)
     np.testing.assert_allclose(conv(v), _dense_spectral_conv(conv, v), atol=1e-12)
 
