@@ -54,7 +54,6 @@ def test_the_runner_draws_the_minibatch_of_each_step():
         return jnp.sum(model.w * 0) + entry[0][0, 0]
 
     training = pl.training(pl.losses.combine(data=seen), optax.sgd(0.0))
-    model = eqx.nn.Linear(3, 3, key=jax.random.key(0))
 
     class Field(eqx.Module):
         w: jax.Array
@@ -63,7 +62,6 @@ def test_the_runner_draws_the_minibatch_of_each_step():
             return self.w * x
 
     state = training.init(Field(jnp.ones(3)), key=jax.random.key(3))
-    del model
     out = pl.run(training, state, batches, 9, resample_every=1)
     expected = [batches.at_step(state.key, s)["data"][0][0, 0] for s in range(9)]
     np.testing.assert_array_equal(out.metrics["data"], np.array(expected))
@@ -115,3 +113,27 @@ def test_operator_terms_explain_bad_entries():
         term(lambda x: x, (a, jnp.ones((4, 8))))
     with pytest.raises(ValueError, match="same leading"):
         pl.losses.data()(lambda u, y: y, ((jnp.ones((4, 2)), jnp.ones((3, 2))), a))
+
+
+def test_an_ensemble_of_operators_trains_under_vmap_as_each_alone():
+    """Two FNOs on minibatches in one vmapped run: each equals its own run."""
+    inputs = jax.random.normal(jax.random.key(0), (8, 1, 16))
+    batches = pl.data.minibatches({"data": (inputs, jnp.tanh(inputs))}, 4)
+    training = pl.training(
+        pl.losses.combine(data=pl.losses.relative_l2()), optax.adam(1e-2)
+    )
+
+    def init(key):
+        fno = pl.nn.FNO(1, 1, modes=4, width=4, depth=1, projection=4, key=key)
+        return training.init(fno, key=key)
+
+    keys = jax.random.split(jax.random.key(1), 2)
+    states = eqx.filter_vmap(init)(keys)
+    runs = eqx.filter_vmap(lambda s: pl.run(training, s, batches, 6, resample_every=1))(
+        states
+    )
+    for member, key in enumerate(keys):
+        alone = pl.run(training, init(key), batches, 6, resample_every=1)
+        np.testing.assert_allclose(
+            runs.metrics["loss"][member], alone.metrics["loss"], rtol=1e-5
+        )
