@@ -6,6 +6,11 @@ reproducible from its key and can be generated on the device that trains on it.
 """
 
 # Random fields and PDE solvers (training pairs).
+from ._burgers import burgers_pairs as burgers_pairs, burgers_solve as burgers_solve
+from ._darcy import darcy_pairs as darcy_pairs, darcy_solve as darcy_solve
+from ._fields import neumann_grf as neumann_grf, periodic_grf as periodic_grf
+
+# isort: split
 
 # Antiderivative pairs (DeepONet).
 
