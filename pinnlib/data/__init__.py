@@ -13,6 +13,7 @@ from ._fields import neumann_grf as neumann_grf, periodic_grf as periodic_grf
 # isort: split
 
 # Antiderivative pairs (DeepONet).
+from ._antiderivative import antiderivative_pairs as antiderivative_pairs
 
 # Minibatches.
 from ._minibatch import Minibatches as Minibatches, minibatches as minibatches

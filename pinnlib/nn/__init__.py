@@ -1,5 +1,6 @@
 """Fields: point functions ``u(x)`` built from equinox modules."""
 
+from ._deeponet import DeepONet as DeepONet
 from ._embeddings import (
     FourierFeatures as FourierFeatures,
     Normalize as Normalize,
