@@ -97,3 +97,38 @@ def count_params(model) -> int:
 def as_inputs(array: np.ndarray, dtype=jnp.float32) -> jax.Array:
     """Fields `(n, *grid)` as one-channel FNO inputs `(n, 1, *grid)`."""
     return jnp.asarray(array, dtype)[:, None]
+
+
+def plot_curves(path: str, x, inputs, curves: dict, *, title: str, count: int = 3):
+    """Line plots of `count` test samples: the input and every named curve on x.
+
+    `curves` maps a label to an array (samples, points); the first is the reference.
+    """
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(4 * count, 3.2), layout="constrained")
+    axes = figure.subplots(1, count, sharey=True)
+    styles = ["k-", "C3--", "C0:"]
+    for index, ax in enumerate(axes):
+        ax.plot(x, inputs[index], color="0.7", lw=1, label="input u0")
+        for (label, values), style in zip(curves.items(), styles):
+            ax.plot(x, values[index], style, lw=1.5, label=label)
+        ax.set_xlabel("x")
+        ax.set_title(f"test sample {index}")
+    axes[0].legend(fontsize=8)
+    figure.suptitle(title)
+    figure.savefig(path, dpi=110)
+
+
+def plot_fields(path: str, fields: dict, *, title: str):
+    """Images side by side: `{label: (n, n) array}` on [0, 1]², with colour bars."""
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(3.6 * len(fields), 3.2), layout="constrained")
+    axes = figure.subplots(1, len(fields))
+    for ax, (label, values) in zip(axes, fields.items()):
+        image = ax.imshow(np.asarray(values).T, origin="lower", extent=(0, 1, 0, 1))
+        figure.colorbar(image, ax=ax, shrink=0.8)
+        ax.set_title(label)
+    figure.suptitle(title)
+    figure.savefig(path, dpi=110)

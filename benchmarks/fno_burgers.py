@@ -1,20 +1,21 @@
 """FNO on the 1-d Burgers operator u(·, 0) ↦ u(·, 1), with data made by pinnlib.data.
 
-The data follow one convention: u_t + (u²/2)_x = 0.01 u_xx on [0, 1) periodic,
-u0 ~ N(0, 625(−Δ + 25I)⁻²) with zero mean, inputs u0 and targets u(·, 1) on
-x_j = j/256 (`pl.data.burgers_pairs`: pseudo-spectral method of lines, diffrax).
-1000 training and 200 test pairs from separate keys; an FNO (Li et al., ICLR 2021)
-trained on minibatches with the relative-L2 loss; the test relative L2 is the mean
-over the 200 test pairs of ‖pred − u‖₂ / ‖u‖₂ on the grid. The same model evaluated
-on the test inputs subsampled to 128 points (`rel_l2_128`) shows the resolution
-independence of the operator.
+The data follow one convention: u_t + (u²/2)_x = 0.01 u_xx on [0, 1) periodic, u0 ~ N(0,
+625(−Δ + 25I)⁻²) with zero mean, inputs u0 and targets u(·, 1) on x_j = j/256
+(`pl.data.burgers_pairs`: pseudo-spectral method of lines, diffrax). 1000 training and
+200 test pairs from separate keys; an FNO (Li et al., ICLR 2021) trained on minibatches
+with the relative-L2 loss; the test relative L2 is the mean over the 200 test pairs of
+‖pred − u‖₂ / ‖u‖₂ on the grid. The same model evaluated on the test inputs subsampled
+to 128 points (`rel_l2_128`) shows the resolution independence of the operator.
 
-With `--eval-inputs U0.npy` (an array (N, 256) of initial conditions on the grid
-above) it writes the trained model's predictions of u(·, 1), shape (N, 256), to
-`--predict-out`. Prints one JSON line last: `rel_l2`, `wall_s` (the whole process,
-data generation included), `data_s`, and the training figures.
+With `--eval-inputs U0.npy` (an array (N, 256) of initial conditions on the grid above)
+it writes the trained model's predictions of u(·, 1), shape (N, 256), to `--predict-
+out`; with `--plot FILE.png` it draws three test predictions. Prints one JSON line last:
+`rel_l2`, `wall_s` (the whole process, data generation included), `data_s`, and the
+training figures.
 
     python benchmarks/fno_burgers.py [--eval-inputs U0.npy --predict-out U1.npy]
+        [--plot fno_burgers.png]
 """
 
 import time
@@ -29,6 +30,7 @@ import numpy as np  # noqa: E402
 from _fno_training import (  # noqa: E402
     as_inputs,
     count_params,
+    plot_curves,
     predict,
     relative_error,
     train,
@@ -54,6 +56,7 @@ def main():
     parser.add_argument("--depth", type=int, default=4)
     parser.add_argument("--time-limit", type=float, default=None, help="training s")
     parser.add_argument("--cache", default=None, help="directory for the data (.npz)")
+    parser.add_argument("--plot", default=None, help="PNG of test predictions")
     parser.add_argument("--progress", action="store_true")
     options = parser.parse_args()
     if (options.eval_inputs is None) != (options.predict_out is None):
@@ -95,6 +98,17 @@ def main():
         if inputs.ndim != 2 or inputs.shape[1] != 256:
             raise SystemExit(f"--eval-inputs: expected (N, 256), got {inputs.shape}")
         np.save(options.predict_out, predict(model, as_inputs(inputs))[:, 0])
+    if options.plot:
+        plot_curves(
+            options.plot,
+            np.arange(256) / 256,
+            np.asarray(test_in[:, 0]),
+            {
+                "reference u(·, 1)": np.asarray(test_out[:, 0]),
+                "FNO": predict(model, test_in[:3])[:, 0],
+            },
+            title=f"FNO on Burgers, ν = 0.01: test relative L2 {rel_l2:.2e}",
+        )
     steps = int(result.state.step)
     history = result.validation
     print(
