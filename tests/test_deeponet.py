@@ -226,6 +226,11 @@ def test_aligned_terms_agree_with_per_sample_evaluation(getkey):
         pl.losses.data().misfit(net, ((u, y), s), None),
         rtol=1e-12,
     )
+    np.testing.assert_allclose(
+        bench.relative_l2(net, ((u,), s), args),
+        pl.losses.relative_l2()(net, ((u, y), s), None),
+        rtol=1e-12,
+    )
     slope = jax.vmap(jax.vmap(jax.grad(lambda v, p: net(v, p), argnums=1), (None, 0)))
     v = jax.random.normal(getkey(), (6, 7))
     np.testing.assert_allclose(
@@ -289,6 +294,8 @@ def test_bad_call(getkey):
         net.aligned(u, y)
     with pytest.raises(ValueError, match=r"y=\.\.\."):
         net.aligned(jnp.zeros((4, 10)), jnp.zeros((3, 1)))
+    with pytest.raises(ValueError, match=r"aligned\(us=\.\.\.\).*at least one"):
+        net.aligned(jnp.zeros((0, 10)), y)
 
 
 @pytest.mark.parametrize(

@@ -147,15 +147,24 @@ class DeepONet(eqx.Module):
         )
         self.bias = jnp.zeros(() if out_size == "scalar" else (out_size,), dtype)
 
-    def _check(self, u, y) -> None:
-        where = "pinnlib.nn.DeepONet(...)"
-        if getattr(u, "shape", None) != (self.num_sensors,):
+    def _check(self, u, y, name: str = "u", batch: tuple[str, ...] = ()) -> None:
+        where = "pinnlib.nn.DeepONet(...)" + (".aligned" if batch else "")
+        shape = getattr(u, "shape", None)
+        expected = (*batch, self.num_sensors)
+        if shape is None or len(shape) != len(expected) or shape[-1:] != expected[-1:]:
             raise bad_argument(
-                f"{where}(u=...)",
-                f"the sensor values of one input function, shape ({self.num_sensors},)",
-                getattr(u, "shape", type(u).__name__),
-                "Pass one function per call and batch over functions with "
-                "jax.vmap(net)(us, ys).",
+                f"{where}({name}=...)",
+                f"sensor values of shape {expected}".replace("'", ""),
+                shape if shape is not None else type(u).__name__,
+                "Pass one function to net(u, y) (batch over functions with "
+                "jax.vmap(net)), or stack n functions as rows for net.aligned(us, y).",
+            )
+        if batch and shape[0] == 0:
+            raise bad_argument(
+                f"{where}({name}=...)",
+                "at least one function",
+                shape,
+                "Pass a non-empty stack of functions.",
             )
         shape = getattr(y, "shape", None)
         if shape is None or len(shape) == 0 or shape[-1] != self.coord_size:
@@ -199,7 +208,8 @@ class DeepONet(eqx.Module):
     ) -> Float[Array, "..."]:
         r"""$G(u_i)(y_j)$ for $n$ functions at the **same** query points.
 
-        The "aligned data" form (Lu et al. 2022): the branch runs on each function
+        The "aligned data" form of Lu et al. (Comput. Methods Appl. Mech. Eng. 393,
+        114778, 2022): the branch runs on each function
         and the trunk once per query point, and one matrix product contracts them,
         so the trunk costs $q$ evaluations instead of $n q$ for
         `jax.vmap(net)(us, ys)`. Equal to `jax.vmap(net, (0, None))(us, y)`.
@@ -212,6 +222,9 @@ class DeepONet(eqx.Module):
         a field with $n$ outputs, so `pinnlib.diff` differentiates all functions at
         once through the trunk coordinates.
 
+        **Raises:** `ValueError` for `us` not of shape `(n, m)` with $n \ge 1$, or
+        `y` whose last axis is not `d`.
+
         !!! example
 
             ```python
@@ -221,14 +234,7 @@ class DeepONet(eqx.Module):
             s_y = pl.diff.partial(lambda y: net.aligned(us, y), 0)    # (d,) -> (8,)
             ```
         """
-        if getattr(us, "ndim", 0) != 2:
-            raise bad_argument(
-                "pinnlib.nn.DeepONet(...).aligned(us=...)",
-                f"the sensor values of n functions, shape (n, {self.num_sensors})",
-                getattr(us, "shape", type(us).__name__),
-                "Stack the functions as rows; for one function call net(u, y).",
-            )
-        self._check(us[0], y)
+        self._check(us, y, "us", ("n",))
         b = jax.vmap(self._branch)(us)
         g = jnp.einsum("...kp,nkp->n...k", self._trunk(y), b)
         return self._plus_bias(g).reshape(us.shape[:1] + y.shape[:-1] + self._tail())
