@@ -137,3 +137,14 @@ def test_an_ensemble_of_operators_trains_under_vmap_as_each_alone():
         np.testing.assert_allclose(
             runs.metrics["loss"][member], alone.metrics["loss"], rtol=1e-5
         )
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 24, 1000, 1025])
+def test_the_epoch_permutation_is_a_bijection_of_the_samples(n):
+    from pinnlib.data._minibatch import permuted
+
+    order = np.asarray(permuted(jax.random.key(n), jnp.arange(n), n))
+    assert sorted(order.tolist()) == list(range(n))
+    if n > 3:  # and another key gives another order
+        other = np.asarray(permuted(jax.random.key(n + 1), jnp.arange(n), n))
+        assert not np.array_equal(order, other)
