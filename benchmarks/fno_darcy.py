@@ -65,7 +65,7 @@ def main():
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--train", type=int, default=1000)
     parser.add_argument("--test", type=int, default=200)
-    parser.add_argument("--epochs", type=int, default=40)
+    parser.add_argument("--epochs", type=int, default=60)
     parser.add_argument("--batch-size", type=int, default=20)
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--schedule", default="cosine", choices=("cosine", "step"))

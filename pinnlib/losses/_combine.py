@@ -1,5 +1,6 @@
 """Weighted combination of named loss terms."""
 
+import inspect
 from collections.abc import Mapping
 
 import equinox as eqx
@@ -17,6 +18,21 @@ from ._operator import check_samples
 RESERVED = ("loss", "step", "lr", "grad_norm")
 
 
+def _takes_several(model) -> bool:
+    """Whether `model` needs more than one positional argument (not a point function,
+    e.g. a DeepONet `net(u, y)`), so its term's entries are not points."""
+    try:
+        params = inspect.signature(model).parameters.values()
+    except (TypeError, ValueError):
+        return False
+    positional = (
+        inspect.Parameter.POSITIONAL_ONLY,
+        inspect.Parameter.POSITIONAL_OR_KEYWORD,
+    )
+    required = [p for p in params if p.kind in positional and p.default is p.empty]
+    return len(required) > 1
+
+
 def _check_point_dimension(name: str, model: PointFn, entry) -> None:
     """Check a term's points (or a data term's `(points, values)`) against the model.
 
@@ -30,8 +46,8 @@ def _check_point_dimension(name: str, model: PointFn, entry) -> None:
     if isinstance(points, tuple) or getattr(points, "ndim", 0) > 2:
         check_samples(where, points)
         return
-    if isinstance(points, Mapping):
-        return
+    if isinstance(points, Mapping) or _takes_several(model):
+        return  # a custom term's entry, or an operator of several inputs
     check_points(where, points)
     try:
         jax.eval_shape(model, jax.ShapeDtypeStruct(points.shape[1:], points.dtype))
