@@ -156,6 +156,24 @@ def train(loss, data, net, cli, key, queries, test, label):
     return state.model, time.perf_counter() - start
 
 
+def plot(path, y, inputs, curves, count=3):
+    """Three test functions: the input u, the exact s and each model's prediction."""
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(4 * count, 3.2), layout="constrained")
+    styles = ["k-", "C3--", "C0:"]
+    for index, ax in enumerate(figure.subplots(1, count, sharey=True)):
+        ax.plot(y, inputs[index], color="0.7", lw=1, label="input u")
+        for (label, values), style in zip(curves.items(), styles):
+            ax.plot(y, values[index], style, lw=1.5, label=label)
+        ax.set_xlabel("y")
+        ax.set_title(f"test function {index}")
+        if index == 0:
+            ax.legend(fontsize=8)
+    figure.suptitle("DeepONet on the antiderivative s(y) = ∫₀ʸ u")
+    figure.savefig(path, dpi=110)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seed", type=int, default=0)
@@ -176,6 +194,7 @@ def main():
     parser.add_argument("--data-loss", choices=("relative", "mse"), default="relative")
     parser.add_argument("--skip-data", action="store_true")
     parser.add_argument("--skip-physics", action="store_true")
+    parser.add_argument("--plot", default=None, help="PNG of three test predictions")
     cli = parser.parse_args()
 
     m = 100
@@ -199,11 +218,13 @@ def main():
     error = eqx.filter_jit(pl.losses.relative_l2())
     out = {"problem": "deeponet_antiderivative"}
     net = network(keys[2])
+    curves = {"reference s": test[1]}
     if not cli.skip_data:
         data = {"data": ((sensors,), targets)}
         net, seconds = train(
             data_loss(cli.data_loss), data, net, cli, keys[4], queries, test, "data"
         )
+        curves["DeepONet, paired data"] = jax.vmap(net)(*test[0])
         out |= {
             "rel_l2": float(error(net, test, None)),
             "data_s": round(seconds, 2),
@@ -224,11 +245,14 @@ def main():
             test,
             "pi",
         )
+        curves["physics-informed, no output data"] = jax.vmap(net)(*test[0])
         out |= {
             "physics_rel_l2": float(error(net, test, None)),
             "physics_s": round(seconds, 2),
             "physics_steps": physics.steps,
         }
+    if cli.plot:
+        plot(cli.plot, queries[:, 0], test[0][0], curves)
     params = sum(x.size for x in jax.tree.leaves(eqx.filter(net, eqx.is_array)))
     out |= {
         "wall_s": round(time.perf_counter() - PROCESS_START, 2),
