@@ -28,10 +28,8 @@ points (the sensors, passed as `args["queries"]`), so they evaluate the network 
 its aligned form, `DeepONet.aligned`: the trunk runs once per query point instead of
 once per (function, point) pair, as it would through `pl.losses.data()` with
 per-sample query points. That makes a step about ten times cheaper, and the 150 000
-steps at which the errors go well below the targets fit the time budget. Steps are
-then cheap enough that the minibatch shuffling (a random permutation of the training
-set every step, a sort that costs about 0.7 ms for 2000 functions on two CPU cores)
-is a large part of a step, so the training set is 1000 functions.
+steps at which the errors go well below the targets fit the time budget. The training set
+is 1000 functions.
 
 Both are evaluated on a held-out test set (1000 new functions, all 100 query
 points) by the relative L2 error: the mean over test functions of
@@ -43,8 +41,8 @@ variant's training seconds and steps, and the sizes.
 
     python benchmarks/deeponet_antiderivative.py [--seed 0] [--steps 150000]
 
-Measured on two shared CPU cores (seed 0, defaults): rel_l2 2.1e-3 (74 s of
-training), physics_rel_l2 2.1e-3 (119 s), 196 s for the whole process.
+Measured on two CPU cores (seed 0, defaults): rel_l2 2.7e-3 (42 s of training),
+physics_rel_l2 2.0e-3 (64 s), 111 s for the whole process.
 """
 
 import time
