@@ -181,8 +181,8 @@ def operator_residual(pde) -> LeastSquaresTerm:
         check_samples("pinnlib.losses.operator_residual: inputs", inputs)
         outputs = predict(model, inputs)
         given = coefficients(pde, args, fields=2)
-        r = jax.vmap(lambda u, a: pde(u, a, **given))(outputs, inputs)
-        n = r.shape[0]
-        return r.reshape(n, -1) / jnp.sqrt(jnp.asarray(r[0].size, r.dtype))
+        r = jnp.asarray(jax.vmap(lambda u, a: pde(u, a, **given))(outputs, inputs))
+        r = r.reshape(r.shape[0], -1)
+        return r / jnp.sqrt(jnp.asarray(r.shape[1], r.dtype))
 
     return least_squares(misfit, accepts=accepted_keys(pde, fields=2))
