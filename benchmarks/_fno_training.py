@@ -90,6 +90,14 @@ def train(
     return result.state.model, result, time.perf_counter() - start
 
 
+def validation_trace(result) -> list[list]:
+    """`[[step, held-out error], ...]`: the fit's validation record, for the JSON line."""
+    record = result.validation
+    return [
+        [int(s), round(float(v), 6)] for s, v in zip(record["step"], record["value"])
+    ]
+
+
 def count_params(model) -> int:
     return sum(x.size for x in jax.tree.leaves(eqx.filter(model, eqx.is_array)))
 

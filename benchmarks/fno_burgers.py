@@ -34,6 +34,7 @@ from _fno_training import (  # noqa: E402
     predict,
     relative_error,
     train,
+    validation_trace,
 )
 from _operator_data import burgers_data  # noqa: E402
 
@@ -110,7 +111,6 @@ def main():
             title=f"FNO on Burgers, ν = 0.01: test relative L2 {rel_l2:.2e}",
         )
     steps = int(result.state.step)
-    history = result.validation
     print(
         json.dumps(
             {
@@ -124,10 +124,7 @@ def main():
                 "epochs": steps * options.batch_size // options.train,
                 "steps": steps,
                 "params": count_params(model),
-                "test_trace": [
-                    [int(s), round(float(v), 6)]
-                    for s, v in zip(history["step"], history["value"])
-                ],
+                "test_trace": validation_trace(result),
                 "seed": options.seed,
                 "width": options.width,
                 "modes": options.modes,

@@ -35,6 +35,7 @@ from _fno_training import (  # noqa: E402
     predict,
     relative_error,
     train,
+    validation_trace,
 )
 from _operator_data import darcy_data  # noqa: E402
 
@@ -139,7 +140,6 @@ def main():
             title=f"FNO on Darcy flow: test relative L2 {rel_l2:.2e} (mean of 200)",
         )
     steps = int(result.state.step)
-    history = result.validation
     print(
         json.dumps(
             {
@@ -152,10 +152,7 @@ def main():
                 "epochs": steps * options.batch_size // options.train,
                 "steps": steps,
                 "params": count_params(model.fno),
-                "test_trace": [
-                    [int(s), round(float(v), 6)]
-                    for s, v in zip(history["step"], history["value"])
-                ],
+                "test_trace": validation_trace(result),
                 "seed": options.seed,
                 "width": options.width,
                 "modes": options.modes,

@@ -37,6 +37,7 @@ from _fno_training import (  # noqa: E402
     predict,
     relative_error,
     train,
+    validation_trace,
 )
 from _operator_data import burgers_data  # noqa: E402
 
@@ -218,12 +219,7 @@ def main():
                     for name in ("data", "ic", "physics")
                 },
                 "fno_steps": int(fno_result.state.step),
-                "pino_trace": [
-                    [int(s), round(float(v), 6)]
-                    for s, v in zip(
-                        pino_result.validation["step"], pino_result.validation["value"]
-                    )
-                ],
+                "pino_trace": validation_trace(pino_result),
                 "seed": options.seed,
             }
         )
