@@ -67,7 +67,8 @@ def dense(layer, streams: _StreamsIn) -> _StreamsOut:
 
     - `layer`: any object with `weight` of shape `(n_out, n_in)` and `bias` of shape
       `(n_out,)` or `None`, such as `eqx.nn.Linear` or
-      `pinnlib.nn.FactorizedLinear`.
+      `pinnlib.nn.FactorizedLinear`. A layer with a method `matvec(h)` computes its
+      products $W h$ with it (`pinnlib.nn.MixedLinear`: in bfloat16).
     - `streams`: `(value, first, second)`, each array of shape `(n_in,)`.
 
     **Returns:** the streams of $z$, each array of shape `(n_out,)`.
@@ -82,12 +83,13 @@ def dense(layer, streams: _StreamsIn) -> _StreamsOut:
         ```
     """
     value, first, second = streams
-    w = layer.weight
-    z = w @ value if layer.bias is None else w @ value + layer.bias
+    weight = layer.weight
+    product = getattr(layer, "matvec", None) or (lambda h: weight @ h)
+    z = product(value) if layer.bias is None else product(value) + layer.bias
     return (
         z,
-        {i: w @ h for i, h in first.items()},
-        {ij: w @ h for ij, h in second.items()},
+        {i: product(h) for i, h in first.items()},
+        {ij: product(h) for ij, h in second.items()},
     )
 
 
