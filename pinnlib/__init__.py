@@ -19,6 +19,7 @@ from . import (
     metrics as metrics,
     nn as nn,
     optim as optim,
+    parallel as parallel,
     pdes as pdes,
     plot as plot,
     reference as reference,

@@ -44,6 +44,7 @@ EXPECTED = (
     "pinnlib.weighting",
     "pinnlib.sampling",
     "pinnlib.data",
+    "pinnlib.parallel",
 )
 # The top level (training core) and every public subpackage, so new ones are checked.
 MODULES = ("pinnlib",) + tuple(

@@ -8,6 +8,7 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.experimental import multihost_utils
 
 _SCALARS = (bool, int, float, complex)
 
@@ -51,6 +52,41 @@ def keys_to_data(tree):
         return jax.random.key_data(leaf)
 
     return jax.tree.map(convert, tree)
+
+
+def on_host(tree):
+    """`tree` with every array split over several processes gathered whole.
+
+    Arrays this process holds entirely (one device, or split over local devices)
+    are kept: NumPy reads them as they are. Typed PRNG keys are gathered as their
+    key data and re-wrapped.
+    """
+
+    def gather(leaf):
+        if not isinstance(leaf, jax.Array) or leaf.is_fully_addressable:
+            return leaf
+        if is_key(leaf):
+            impl = jax.random.key_impl(leaf)
+            data = multihost_utils.process_allgather(
+                jax.random.key_data(leaf), tiled=True
+            )
+            return jax.random.wrap_key_data(data, impl=impl)
+        return multihost_utils.process_allgather(leaf, tiled=True)
+
+    return jax.tree.map(gather, tree)
+
+
+def placed_like(f, template_leaf):
+    """A leaf read from `f` (`equinox.tree_deserialise_leaves`), placed like the
+    template's: on the devices and with the sharding of `template_leaf` when it is a
+    JAX array (or a `jax.ShapeDtypeStruct` with a sharding)."""
+    if not isinstance(template_leaf, jax.Array | jax.ShapeDtypeStruct):
+        return eqx.default_deserialise_filter_spec(f, template_leaf)
+    value = np.load(f)
+    sharding = getattr(template_leaf, "sharding", None)
+    if sharding is None:
+        return jnp.asarray(value)
+    return jax.device_put(value, sharding)
 
 
 def data_to_keys(tree, descriptions: list[dict]):

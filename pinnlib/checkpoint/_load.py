@@ -11,7 +11,7 @@ import numpy as np
 from jaxtyping import PyTree
 
 from . import _layout as layout
-from ._leaves import data_to_keys, describe, keys_to_data, mismatch
+from ._leaves import data_to_keys, describe, keys_to_data, mismatch, placed_like
 
 _WHERE = "pinnlib.checkpoint.load"
 
@@ -129,7 +129,9 @@ def _read_state(path: pathlib.Path, info: dict, template):
     data = _read_checked(path, layout.STATE, info)
     file = io.BytesIO(data)
     try:
-        state = eqx.tree_deserialise_leaves(file, keys_to_data(template))
+        state = eqx.tree_deserialise_leaves(
+            file, keys_to_data(template), filter_spec=placed_like
+        )
     except Exception as error:
         why = f"cannot be deserialised ({type(error).__name__}: {error})"
         raise _corrupt(path, layout.STATE, why) from None
@@ -160,6 +162,12 @@ def load(path: str | os.PathLike, template: PyTree) -> Checkpoint:
     works too). Before reading, the path, shape and dtype of every leaf of
     `template` are compared with those recorded in `meta.json`, and the sha256
     checksums of the files are verified.
+
+    Each array is placed like the template's: on its devices, with its sharding.
+    A checkpoint written on 8 devices restores onto 1 from a template built on one
+    device, and onto a mesh from a template placed there
+    (`pinnlib.parallel.shard_state(template, mesh)`), whatever the device count it
+    was written on.
 
     **Arguments:**
 

@@ -14,12 +14,14 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 import equinox as eqx
+import jax
 import numpy as np
+from jax.experimental import multihost_utils
 from jaxtyping import ArrayLike, PyTree
 
 from .._errors import bad_argument, check_positive_int
 from . import _layout as layout
-from ._leaves import describe, keys_to_data
+from ._leaves import describe, keys_to_data, on_host
 
 _WHERE = "pinnlib.checkpoint.save"
 
@@ -159,6 +161,12 @@ def save(
     - `step`: the step number for a state without a `.step` field (keyword-only;
       otherwise `int(state.step)` is used).
 
+    A state split over devices (`pinnlib.parallel`) is saved whole: the shards are
+    gathered, so the checkpoint does not depend on the device count it was written
+    on. In a run of several processes every process calls `save` (the shards are
+    gathered from all of them), process 0 writes, and all return when the
+    checkpoint is complete.
+
     **Returns:** the path of the new checkpoint directory.
 
     **Raises:** `ValueError` for a bad `step`, `keep`, `history` or `metadata`.
@@ -173,6 +181,7 @@ def save(
         )  # -> runs/burgers/ckpt-000005000
         ```
     """
+    state = on_host(state)
     step = _resolve_step(state, step)
     if keep is not None:
         keep = check_positive_int(f"{_WHERE}(keep=...)", keep)
@@ -210,14 +219,22 @@ def save(
         "leaves": describe(state),
     }
     files[layout.META] = _to_json(info).encode()
-
     directory = pathlib.Path(directory)
+    final = directory / layout.dirname(step)
+    if jax.process_index() == 0:
+        _write(directory, step, files, keep, final)
+    if jax.process_count() > 1:  # every process returns once the files are there
+        multihost_utils.sync_global_devices(f"pinnlib.checkpoint.save {final}")
+    return final
+
+
+def _write(directory: pathlib.Path, step: int, files: dict, keep, final) -> None:
+    """Write `files` into checkpoint `final` atomically, then prune to `keep`."""
     directory.mkdir(parents=True, exist_ok=True)
     prefix = f"{layout.TMP_PREFIX}{step:09d}-"
     tmp = pathlib.Path(
         tempfile.mkdtemp(prefix=prefix, suffix=f"-{os.getpid()}", dir=directory)
     )
-    final = directory / layout.dirname(step)
     try:
         for name, data in files.items():  # meta.json last
             layout.write_file(tmp / name, data)
@@ -229,4 +246,3 @@ def save(
     layout.fsync_dir(directory)
     if keep is not None:
         _prune(directory, keep, final)
-    return final

@@ -1,0 +1,269 @@
+"""One device against eight: the runs of the data-parallel tests, as a script.
+
+    XLA_FLAGS=--xla_force_host_platform_device_count=8 \
+        python tests/parallel_case.py OUT.json DIR
+
+Every case trains the same state twice in this process, on one device (arrays left
+where JAX puts them) and on a mesh of all eight (`pinnlib.parallel`), and records
+how far apart the two runs end: `{case: {"loss": r, "params": r, ...}}` with
+`r = |a - b| / |b|` over all entries (Euclidean norms). DIR is where checkpoints
+are exchanged with the test process, which runs on a single device.
+"""
+
+import json
+import sys
+import time
+
+import jax
+
+jax.config.update("jax_enable_x64", True)
+
+import equinox as eqx  # noqa: E402
+import jax.numpy as jnp  # noqa: E402
+import numpy as np  # noqa: E402
+import optax  # noqa: E402
+from helpers import burgers_problem  # noqa: E402
+
+import pinnlib as pl  # noqa: E402
+
+NU = 0.05
+# Point counts that do not divide among 8 devices (XLA pads them).
+UNEVEN = (803, 50, 37)
+EVEN = (800, 48, 32)
+
+
+def flat(tree) -> np.ndarray:
+    """The inexact arrays of `tree`, concatenated."""
+    leaves = jax.tree.leaves(eqx.filter(tree, eqx.is_inexact_array))
+    return np.concatenate([np.ravel(np.asarray(x, np.float64)) for x in leaves])
+
+
+def rel(a, b) -> float:
+    a, b = flat(a), flat(b)
+    return float(np.linalg.norm(a - b) / np.linalg.norm(b))
+
+
+def compare(one: pl.Run, many: pl.Run) -> dict:
+    assert int(one.result) == int(many.result) == 0, (one.result, many.result)
+    return {
+        "loss": rel(many.metrics["loss"], one.metrics["loss"]),
+        "params": rel(many.state.model, one.state.model),
+        "weights": rel(many.state.weights, one.state.weights),
+        "opt_state": rel(many.state.opt_state, one.state.opt_state),
+    }
+
+
+def data_mesh():
+    return jax.make_mesh((8,), ("data",))
+
+
+def problem(dtype, counts=UNEVEN, width=16, depth=2):
+    return burgers_problem(width=width, depth=depth, counts=counts, dtype=dtype)
+
+
+def sampled(training, dtype, steps, every, counts=UNEVEN):
+    """`steps` steps with points redrawn every `every`, on one device and on 8."""
+    u, _, sampler = problem(dtype, counts)
+    state = training.init(u, key=jax.random.key(1))
+    kw = dict(args={"nu": NU}, resample_every=every)
+    one = pl.run(training, state, sampler, steps, **kw)
+    mesh = data_mesh()
+    many = pl.run(
+        training,
+        pl.parallel.shard_state(state, mesh),
+        pl.parallel.shard_sampler(sampler, mesh),
+        steps,
+        **kw,
+    )
+    return compare(one, many)
+
+
+def fixed(training, dtype, steps):
+    """`steps` steps on one fixed batch, on one device and on 8."""
+    u, _, sampler = problem(dtype, EVEN)
+    state = training.init(u, key=jax.random.key(1))
+    batch = sampler(jax.random.key(3))
+    one = pl.run(training, state, batch, steps, args={"nu": NU})
+    mesh = data_mesh()
+    many = pl.run(
+        training,
+        pl.parallel.shard_state(state, mesh),
+        pl.parallel.shard(batch, mesh),
+        steps,
+        args={"nu": NU},
+    )
+    return compare(one, many)
+
+
+def loss_of(dtype):
+    return problem(dtype)[1]
+
+
+def adam_weighted(dtype):
+    """Adam, gradient-norm annealing every 10 steps, points redrawn every 10."""
+    training = pl.training(
+        loss_of(dtype),
+        optax.adam(1e-3),
+        weighting=pl.weighting.gradient_norm_annealing(),
+        update_every=10,
+    )
+    return sampled(training, dtype, 100, 10)
+
+
+def lbfgs(dtype):
+    return fixed(pl.training(loss_of(dtype), optax.lbfgs()), dtype, 20)
+
+
+def ntk():
+    training = pl.training(
+        loss_of(jnp.float64),
+        optax.adam(1e-3),
+        weighting=pl.weighting.ntk(),
+        update_every=5,
+    )
+    return sampled(training, jnp.float64, 10, 5)
+
+
+def rad():
+    domain = pl.domains.SpaceTime(pl.domains.Interval(-1.0, 1.0), 0.0, 1.0)
+    pool = pl.domains.sampler(domain, dtype=jnp.float64, pde=("interior", 2000))
+    training = pl.training(
+        loss_of(jnp.float64),
+        optax.adam(1e-3),
+        sampling=pl.sampling.rad(pool, num_points=400),
+        sample_every=5,
+    )
+    return sampled(training, jnp.float64, 10, 5)
+
+
+def causal():
+    loss = pl.losses.combine(
+        pde=pl.losses.causal_residual(pl.pdes.burgers, num_chunks=8),
+        bc=pl.losses.dirichlet(0.0),
+        ic=pl.losses.initial(lambda p: -jnp.sin(jnp.pi * p[0])),
+    )
+    training = pl.training(loss, optax.adam(1e-3))
+    return sampled(training, jnp.float64, 10, 5)
+
+
+# Second-order steps amplify the reductions' rounding by the conditioning of their
+# systems: Gauss-Newton with damping 1e-10 ends 2e-6 apart after 5 steps (1e-6:
+# 2e-10; 1e-3: 3e-13), self-scaled Broyden 3e-12 after 10 steps (5: 4e-13).
+def gauss_newton():
+    training = pl.training(loss_of(jnp.float64), pl.optim.gauss_newton(damping=1e-3))
+    return fixed(training, jnp.float64, 5)
+
+
+def quasi_newton():
+    training = pl.training(loss_of(jnp.float64), pl.optim.quasi_newton("ssbroyden"))
+    return fixed(training, jnp.float64, 5)
+
+
+def ensemble(mesh, data_axis):
+    """8 members trained under vmap on one device, and split over `mesh`."""
+    u, loss, sampler = problem(jnp.float32, EVEN, width=8)
+    training = pl.training(loss, optax.adam(1e-3))
+    keys = jax.random.split(jax.random.key(0), 8)
+    states = eqx.filter_vmap(
+        lambda k: training.init(
+            eqx.tree_at(
+                lambda m: m.layers[0].weight,
+                u,
+                jax.random.normal(k, (8, 2), jnp.float32),
+            ),
+            key=k,
+        )
+    )(keys)
+
+    def go(states, sampler):
+        run = lambda s: pl.run(training, s, sampler, 20, args={"nu": NU},
+                               resample_every=5)  # fmt: skip
+        return eqx.filter_vmap(run)(states)
+
+    one = go(states, sampler)
+    many_sampler = sampler
+    if data_axis is not None:
+        many_sampler = pl.parallel.shard_sampler(sampler, mesh, data_axis)
+    placed = pl.parallel.shard_members(states, mesh, data_axis=data_axis)
+    many = go(placed, many_sampler)
+    members = many.state.model.layers[0].weight.sharding
+    out = compare(
+        pl.Run(one.state, one.metrics, one.result.max(), one.failed_step),
+        pl.Run(many.state, many.metrics, many.result.max(), many.failed_step),
+    )
+    out["equal"] = bool(np.array_equal(flat(one.state), flat(many.state)))
+    out["spec"] = str(members.spec)
+    return out
+
+
+CHECKPOINT_RUN = dict(args={"nu": NU}, resample_every=5)
+
+
+def checkpoint_problem():
+    """The model, training and sampler whose checkpoints cross device counts."""
+    u, loss, sampler = problem(jnp.float64)
+    training = pl.training(
+        loss,
+        optax.adam(1e-3),
+        weighting=pl.weighting.gradient_norm_annealing(),
+        update_every=5,
+    )
+    return u, training, sampler
+
+
+def checkpoints(directory: str) -> dict:
+    """8 -> 1 (written here, continued by the test) and 1 -> 8 (the reverse)."""
+    u, training, sampler = checkpoint_problem()
+    mesh = data_mesh()
+    kw = CHECKPOINT_RUN
+    sharded = pl.parallel.shard_sampler(sampler, mesh)
+    start = pl.parallel.shard_state(training.init(u, key=jax.random.key(1)), mesh)
+    first = pl.run(training, start, sharded, 10, **kw)
+    pl.checkpoint.save(f"{directory}/eight", first.state)
+    stayed = pl.run(training, first.state, sharded, 10, **kw)
+    np.save(f"{directory}/eight-continued.npy", flat(stayed.state))
+    # Restored onto the mesh from this very checkpoint: bit for bit.
+    template = pl.parallel.shard_state(training.init(u, key=jax.random.key(1)), mesh)
+    back = pl.checkpoint.load(f"{directory}/eight", template).state
+    again = pl.run(training, back, sharded, 10, **kw)
+    # 1 -> 8: the test process saved after 10 steps on one device.
+    restored = pl.checkpoint.load(f"{directory}/one", template).state
+    placed = restored.model.layers[0].weight.sharding
+    continued = pl.run(training, restored, sharded, 10, **kw)
+    np.save(f"{directory}/one-continued-on-eight.npy", flat(continued.state))
+    return {
+        "eight_to_eight_equal": bool(
+            np.array_equal(flat(again.state), flat(stayed.state))
+        ),
+        "restored_devices": len(placed.device_set),
+    }
+
+
+CASES = {
+    "adam-float32": lambda: adam_weighted(jnp.float32),
+    "adam-float64": lambda: adam_weighted(jnp.float64),
+    "lbfgs-float32": lambda: lbfgs(jnp.float32),
+    "lbfgs-float64": lambda: lbfgs(jnp.float64),
+    "ntk-float64": ntk,
+    "rad-float64": rad,
+    "causal-float64": causal,
+    "gauss_newton-float64": gauss_newton,
+    "ssbroyden-float64": quasi_newton,
+    "members": lambda: ensemble(jax.make_mesh((8,), ("members",)), None),
+    "members-data": lambda: ensemble(
+        jax.make_mesh((4, 2), ("members", "data")), "data"
+    ),
+}
+
+
+if __name__ == "__main__":
+    out, directory = sys.argv[1], sys.argv[2]
+    assert jax.device_count() == 8, jax.devices()
+    results = {}
+    for name, case in CASES.items():
+        start = time.perf_counter()
+        results[name] = case()
+        print(f"{name}: {time.perf_counter() - start:.1f} s", file=sys.stderr)
+    results["checkpoints"] = checkpoints(directory)
+    with open(out, "w") as file:
+        json.dump(results, file, indent=1)

@@ -1,0 +1,166 @@
+"""Data-parallel training gives the numbers of one device (8 host devices here).
+
+The 8-device runs happen in a subprocess (the device count is fixed when JAX
+starts); this process has one device and continues or provides the checkpoints
+that cross device counts.
+"""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+from parallel_case import (
+    CHECKPOINT_RUN,
+    checkpoint_problem,
+    flat,
+)
+
+import pinnlib as pl
+
+ROOT = Path(__file__).resolve().parents[1]
+# Relative differences allowed between one device and eight: the additions of the
+# loss sums and gradients happen in another order (float rounding, nothing else).
+FLOAT32, FLOAT64 = 1e-6, 1e-12
+
+
+@pytest.fixture(scope="module")
+def eight(tmp_path_factory):
+    """The results of tests/parallel_case.py on 8 host devices, and its directory."""
+    directory = tmp_path_factory.mktemp("parallel")
+    u, training, sampler = checkpoint_problem()
+    first = pl.run(
+        training, training.init(u, key=jax.random.key(1)), sampler, 10, **CHECKPOINT_RUN
+    )
+    pl.checkpoint.save(directory / "one", first.state)
+    continued = pl.run(training, first.state, sampler, 10, **CHECKPOINT_RUN)
+    flags = os.environ.get("XLA_FLAGS", "")
+    env = {
+        **os.environ,
+        "PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'tests'}",
+        "JAX_PLATFORMS": "cpu",
+        "XLA_FLAGS": f"{flags} --xla_force_host_platform_device_count=8".strip(),
+    }
+    out = directory / "results.json"
+    subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "tests" / "parallel_case.py"),
+            str(out),
+            str(directory),
+        ],
+        check=True,
+        cwd=ROOT,
+        env=env,
+        timeout=600,
+    )
+    results = json.loads(out.read_text())
+    return results, directory, continued
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_resampled_weighted_adam_on_8_devices_equals_1(eight, dtype):
+    # 100 steps, points redrawn every 10 (counts 803/50/37: uneven splits) and
+    # gradient-norm annealing every 10.
+    found = eight[0][f"adam-{dtype}"]
+    tolerance = FLOAT32 if dtype == "float32" else FLOAT64
+    for what in ("loss", "params", "weights"):
+        assert found[what] <= tolerance, (what, found)
+    # Adam's second moments square the gradients' rounding differences.
+    assert found["opt_state"] <= 2 * tolerance, found
+
+
+def test_lbfgs_on_8_devices_equals_1(eight):
+    found = eight[0]["lbfgs-float64"]
+    for what in ("loss", "params", "opt_state"):
+        assert found[what] <= FLOAT64, (what, found)
+
+
+def test_lbfgs_in_float32_drifts_only_by_rounding(eight):
+    # In float32 the curvature pairs of L-BFGS amplify the 1e-7 rounding of the
+    # reductions step by step; the float64 runs above show the programs agree.
+    found = eight[0]["lbfgs-float32"]
+    for what in ("loss", "params"):
+        assert found[what] <= 1e-4, (what, found)
+
+
+@pytest.mark.parametrize(
+    "case",
+    ["ntk", "rad", "causal", "gauss_newton", "ssbroyden"],
+)
+def test_strategies_and_optimizers_on_8_devices_equal_1(eight, case):
+    found = eight[0][f"{case}-float64"]
+    for what in ("loss", "params", "weights", "opt_state"):
+        assert found[what] <= FLOAT64, (what, found)
+
+
+@pytest.mark.parametrize("case", ["members", "members-data"])
+def test_sharded_ensemble_equals_vmapped_on_one_device(eight, case):
+    found = eight[0][case]
+    assert found["spec"].startswith("P('members'"), found
+    for what in ("loss", "params", "opt_state"):
+        assert found[what] <= FLOAT32, (what, found)
+
+
+def test_checkpoint_of_8_devices_continues_on_1(eight):
+    results, directory, _ = eight
+    u, training, sampler = checkpoint_problem()
+    template = training.init(u, key=jax.random.key(1))
+    state = pl.checkpoint.load(directory / "eight", template).state
+    assert jax.tree.leaves(state.model)[0].sharding.device_set == {jax.devices()[0]}
+    continued = pl.run(training, state, sampler, 10, **CHECKPOINT_RUN)
+    stayed = np.load(directory / "eight-continued.npy")
+    ours = flat(continued.state)
+    assert np.linalg.norm(ours - stayed) <= FLOAT64 * np.linalg.norm(stayed)
+    assert results["checkpoints"]["eight_to_eight_equal"]
+
+
+def test_checkpoint_of_1_device_continues_on_8(eight):
+    results, directory, continued = eight
+    assert results["checkpoints"]["restored_devices"] == 8
+    on_eight = np.load(directory / "one-continued-on-eight.npy")
+    ours = flat(continued.state)
+    assert np.linalg.norm(on_eight - ours) <= FLOAT64 * np.linalg.norm(ours)
+
+
+def test_placement_errors_name_the_fix():
+    mesh = jax.make_mesh((1,), ("data",))
+    with pytest.raises(ValueError, match=r"mesh's axis names \['data'\]"):
+        pl.parallel.shard({"pde": jnp.zeros((4, 2))}, mesh, "points")
+    with pytest.raises(ValueError, match="jax.sharding.Mesh"):
+        pl.parallel.replicate({"a": jnp.zeros(3)}, "data")
+    with pytest.raises(ValueError, match="at least 2 dimensions"):
+        pl.parallel.shard({"a": jnp.zeros(3)}, mesh, ("data", None))
+    with pytest.raises(ValueError, match="a pinnlib.TrainState"):
+        pl.parallel.shard_state({"a": jnp.zeros(3)}, mesh)
+    with pytest.raises(ValueError, match="a sampler"):
+        pl.parallel.shard_sampler(jnp.zeros(3), mesh)
+
+
+def test_sharded_sampler_keeps_the_draws_and_step_awareness():
+    mesh = jax.make_mesh((1,), ("data",))
+    domain = pl.domains.Interval(0.0, 1.0)
+    sampler = pl.domains.sampler(domain, pde=("interior", 10))
+    wrapped = pl.parallel.shard_sampler(sampler, mesh)
+    key = jax.random.key(0)
+    np.testing.assert_array_equal(jax.jit(wrapped)(key)["pde"], sampler(key)["pde"])
+    assert wrapped.at_step is None
+    batches = pl.data.minibatches({"data": (jnp.arange(8.0)[:, None],)}, 4)
+    wrapped = pl.parallel.shard_sampler(batches, mesh)
+    assert callable(wrapped.at_step)
+    got = wrapped.at_step(key, jnp.asarray(1))
+    np.testing.assert_array_equal(
+        got["data"][0], batches.at_step(key, jnp.asarray(1))["data"][0]
+    )
+    with pytest.raises(ValueError, match="resample_every"):
+        training = pl.training(
+            pl.losses.combine(data=pl.losses.data()), optax.adam(1e-3)
+        )
+        state = training.init(lambda x: x[0], key=key)
+        pl.run(training, state, wrapped, 2)
