@@ -13,6 +13,15 @@ _ENV = {
     "process_id": "JAX_PROCESS_ID",
 }
 _SLURM = ("SLURM_JOB_ID", "SLURM_STEP_NODELIST", "SLURM_NTASKS", "SLURM_PROCID")
+# Variables that say a process was started by a cluster launcher (SLURM, Open MPI).
+_CLUSTER_MARKERS = ("SLURM_STEP_NODELIST", "OMPI_COMM_WORLD_SIZE", "PMIX_RANK")
+
+
+def _backend_started() -> bool:
+    """Whether JAX has started its devices (then it is too late to initialise)."""
+    from jax._src import xla_bridge  # JAX's own test of the same, not exported
+
+    return xla_bridge.backends_are_initialized()
 
 
 class Processes(NamedTuple):
@@ -125,7 +134,7 @@ def initialize(
     """
     where = "pinnlib.parallel.initialize"
     if jax.distributed.is_initialized():
-        return _describe()
+        return _describe()._replace(source="cluster")
     address = coordinator_address or os.environ.get(_ENV["coordinator_address"])
     count = _from_environment("num_processes", num_processes)
     index = _from_environment("process_id", process_id)
@@ -142,6 +151,17 @@ def initialize(
     if address is None and count is None and index is None:
         # JAX's cluster detection (SLURM, Open MPI, Kubernetes, ...), if any.
         source = "slurm" if all(v in os.environ for v in _SLURM) else "cluster"
+        if _backend_started():
+            # Too late to join a cluster; alone, there is nothing to join.
+            if any(v in os.environ for v in _CLUSTER_MARKERS):
+                raise RuntimeError(
+                    f"{where}(): this process is in a cluster job "
+                    f"({sorted(v for v in _CLUSTER_MARKERS if v in os.environ)} "
+                    "are set) but JAX has already started its devices. Call "
+                    "pl.parallel.initialize() first in the script, before any "
+                    "other JAX call (jax.devices(), an array, a computation)."
+                )
+            return _describe()._replace(source="single")
         try:
             start()
         except ValueError:  # no cluster found: a single process

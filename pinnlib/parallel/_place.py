@@ -5,6 +5,8 @@ from typing import Any
 
 import equinox as eqx
 import jax
+import jax.numpy as jnp
+import numpy as np
 from jax.sharding import NamedSharding, PartitionSpec
 from jaxtyping import PyTree
 
@@ -47,13 +49,29 @@ def _check_divisible(where: str, path, leaf, mesh: Any, spec: PartitionSpec) -> 
             )
 
 
+def _put(leaf, sharding: NamedSharding):
+    """`leaf` placed with `sharding`, also on devices of other processes.
+
+    Across processes each one supplies its own devices' parts from its copy of the
+    whole value (every process holds the same state and batch). Typed PRNG keys
+    travel as their key data.
+    """
+    if sharding.is_fully_addressable:
+        return jax.device_put(leaf, sharding)
+    if jnp.issubdtype(leaf.dtype, jax.dtypes.prng_key):
+        data = _put(jax.random.key_data(leaf), sharding)
+        return jax.random.wrap_key_data(data, impl=jax.random.key_impl(leaf))
+    value = np.asarray(leaf)
+    return jax.make_array_from_callback(value.shape, sharding, lambda i: value[i])
+
+
 def place(where: str, tree: PyTree, mesh: Any, spec: PartitionSpec) -> PyTree:
     """Every array leaf of `tree` put on `mesh` with `spec`; other leaves kept."""
     dynamic, static = eqx.partition(tree, eqx.is_array)
 
     def put(path, leaf):
         _check_divisible(where, path, leaf, mesh, spec)
-        return jax.device_put(leaf, NamedSharding(mesh, spec))
+        return _put(leaf, NamedSharding(mesh, spec))
 
     return eqx.combine(jax.tree_util.tree_map_with_path(put, dynamic), static)
 

@@ -1,0 +1,42 @@
+"""One of two processes training together through `jax.distributed` (Gloo on CPU).
+
+    JAX_COORDINATOR_ADDRESS=localhost:PORT JAX_NUM_PROCESSES=2 JAX_PROCESS_ID=I \
+    XLA_FLAGS=--xla_force_host_platform_device_count=2 \
+        python tests/distributed_case.py DIR
+
+Both processes run this script: they join through `pl.parallel.initialize` (from
+the environment), train on a mesh of all four devices (two per process) with
+points split over them, and save one checkpoint together (process 0 writes it),
+whose history holds the losses.
+"""
+
+import sys
+
+import jax
+
+jax.config.update("jax_enable_x64", True)
+
+import pinnlib as pl  # noqa: E402
+
+procs = pl.parallel.initialize()
+
+from jax.experimental import multihost_utils  # noqa: E402
+from parallel_case import CHECKPOINT_RUN, checkpoint_problem  # noqa: E402
+
+STEPS = 20
+
+
+def main(directory: str) -> None:
+    assert procs.source == "environment", procs
+    assert (procs.num_processes, procs.local_devices, procs.devices) == (2, 2, 4)
+    u, training, sampler = checkpoint_problem()
+    mesh = jax.make_mesh((4,), ("data",))
+    state = pl.parallel.shard_state(training.init(u, key=jax.random.key(1)), mesh)
+    sharded = pl.parallel.shard_sampler(sampler, mesh)
+    run = pl.run(training, state, sharded, STEPS, **CHECKPOINT_RUN)
+    losses = multihost_utils.process_allgather(run.metrics["loss"], tiled=True)
+    pl.checkpoint.save(directory, run.state, history={"loss": losses})
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])
