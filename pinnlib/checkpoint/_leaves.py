@@ -78,14 +78,15 @@ def on_host(tree):
 
 def placed_like(f, template_leaf):
     """A leaf read from `f` (`equinox.tree_deserialise_leaves`), placed like the
-    template's: on the devices and with the sharding of `template_leaf` when it is a
-    JAX array (or a `jax.ShapeDtypeStruct` with a sharding)."""
+    template's: with the sharding of `template_leaf` when it is a JAX array placed
+    on purpose (committed, e.g. by `pinnlib.parallel`) or a `jax.ShapeDtypeStruct`
+    with a sharding; otherwise on JAX's default device, as the template is."""
     if not isinstance(template_leaf, jax.Array | jax.ShapeDtypeStruct):
         return eqx.default_deserialise_filter_spec(f, template_leaf)
     value = np.load(f)
     sharding = getattr(template_leaf, "sharding", None)
-    if sharding is None:
-        return jnp.asarray(value)
+    if sharding is None or not getattr(template_leaf, "committed", True):
+        return jnp.asarray(value)  # where JAX puts arrays by default, like the template
     return jax.device_put(value, sharding)
 
 

@@ -119,7 +119,8 @@ def initialize(
 
     **Raises:** `ValueError` if some settings are given and others are missing
     (naming them and where they may come from), or if `process_id` is not in
-    `[0, num_processes)`.
+    `[0, num_processes)`; `RuntimeError` when called in a cluster job (SLURM or
+    Open MPI variables set) after JAX has started its devices: call it first.
 
     !!! example
 
