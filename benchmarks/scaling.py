@@ -34,6 +34,11 @@ per-device set-ups the one-device reference is an untimed run of the same D-fold
 points on the first device, in the same process). `max_rel_diff_vs_1_device` is the
 largest over all set-ups and D.
 
+Every set-up is also run with `pl.parallel.data_parallel(loss, mesh)`, the same
+training with its value and gradient computed per device and summed with one `psum`
+(where every term's count divides among the devices; otherwise, e.g. 2540 points on
+8 devices, it is the partitioned step again).
+
 For comparison, the two Burgers set-ups are also run as a hand-written `shard_map`
 step (`jax.shard_map`): the plain-JAX MLP and residual of `burgers_speed.py`, points
 padded to a multiple of D with a 0/1 mask, each device summing its squared
@@ -291,7 +296,13 @@ def measure_setup(setup: str, mesh: Mesh, args) -> dict:
         problem = {k: jnp.asarray(v) for k, v in problem.items()}
         batch, placement = place_fixed(problem, mesh)
     sharded = pl.parallel.shard_state(state, mesh)
-    calls = {"pinnlib": lambda: pl.run(training, sharded, batch, steps, **kw)}
+    per_device = pl.training(
+        pl.parallel.data_parallel(burgers_loss(), mesh), optax.adam(1e-3)
+    )
+    calls = {
+        "pinnlib": lambda: pl.run(training, sharded, batch, steps, **kw),
+        "per_device": lambda: pl.run(per_device, sharded, batch, steps, **kw),
+    }
     if setup.startswith("burgers"):
         points = burgers_points(devices if "per-device" in setup else 1)
         calls["shard_map"] = shard_map_call(points, mesh, steps)
@@ -305,6 +316,8 @@ def measure_setup(setup: str, mesh: Mesh, args) -> dict:
         "first_call_s": first["pinnlib"],
         "losses": _losses(outs["pinnlib"]),
     }
+    entry["per_device_steps_per_s"] = steps / seconds["per_device"]
+    entry["per_device_losses"] = _losses(outs["per_device"])
     if "shard_map" in calls:
         entry["shard_map_steps_per_s"] = steps / seconds["shard_map"]
         entry["shard_map_losses"] = np.asarray(outs["shard_map"][1]).tolist()
@@ -409,6 +422,12 @@ def summarise_setup(setup: str, runs: dict[int, dict]) -> dict:
             "final_loss": entry["losses"][-1],
             "rel_diff_vs_1_device": rel_diff(entry["losses"], reference),
         }
+        pd = entry["per_device_steps_per_s"]
+        row["per_device_steps_per_s"] = round(pd, 4)
+        row["per_device_vs_sharded_jit"] = round(pd / entry["steps_per_s"], 4)
+        row["per_device_rel_diff_vs_1_device"] = rel_diff(
+            entry["per_device_losses"], reference
+        )
         if "shard_map_steps_per_s" in entry:
             sm = entry["shard_map_steps_per_s"]
             row["shard_map_steps_per_s"] = round(sm, 4)
@@ -429,13 +448,16 @@ def markdown(results: dict, label: str) -> str:
         f"Devices: {label}.",
         "Speed-up: steps/s(D) / steps/s(1) for a fixed total; the throughput ratio "
         "steps/s(D) · D / steps/s(1) for a fixed amount per device. "
-        "Efficiency = speed-up / D. shard_map ratio = shard_map steps/s / pinnlib "
-        "steps/s. Rel diff: max_t |L_D(t) - L_1(t)| / |L_1(t)| against the same "
-        "points on one device (pinnlib).",
+        "Efficiency = speed-up / D. data_parallel: pinnlib with "
+        "pl.parallel.data_parallel(loss, mesh) (gradient per device, one psum). "
+        "shard_map ratio = shard_map steps/s / pinnlib steps/s. Rel diff: "
+        "max_t |L_D(t) - L_1(t)| / |L_1(t)| against the same points on one device "
+        "(pinnlib).",
         "",
-        "| set-up | D | steps/s | speed-up | efficiency | shard_map steps/s "
-        "| shard_map ratio | rel diff vs 1 device | shard_map rel diff |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| set-up | D | steps/s | speed-up | efficiency | data_parallel steps/s "
+        "| shard_map steps/s | shard_map ratio | rel diff vs 1 device "
+        "| data_parallel rel diff | shard_map rel diff |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for setup, rows in results.items():
         for devices, row in rows.items():
@@ -445,9 +467,11 @@ def markdown(results: dict, label: str) -> str:
                 _fmt(row["steps_per_s"], ".4g"),
                 _fmt(row["speedup"], ".3f"),
                 _fmt(row["efficiency"], ".3f"),
+                _fmt(row["per_device_steps_per_s"], ".4g"),
                 _fmt(row.get("shard_map_steps_per_s"), ".4g"),
                 _fmt(row.get("shard_map_vs_sharded_jit"), ".3f"),
                 _fmt(row["rel_diff_vs_1_device"], ".1e"),
+                _fmt(row["per_device_rel_diff_vs_1_device"], ".1e"),
                 _fmt(row.get("shard_map_rel_diff_vs_pinnlib_1_device"), ".1e"),
             ]
             lines.append("| " + " | ".join(cells) + " |")
@@ -464,6 +488,10 @@ def report(runs: dict[int, dict], label: str, kind: str, args) -> tuple[str, dic
         s: {d: r["shard_map_vs_sharded_jit"] for d, r in rows.items()}
         for s, rows in results.items()
         if s.startswith("burgers")
+    }
+    per_device = {
+        s: {d: r["per_device_vs_sharded_jit"] for d, r in rows.items()}
+        for s, rows in results.items()
     }
     shard_map_rel = [
         r["shard_map_rel_diff_vs_pinnlib_1_device"]
@@ -483,6 +511,12 @@ def report(runs: dict[int, dict], label: str, kind: str, args) -> tuple[str, dic
         "max_rel_diff_vs_1_device": max(per_setup.values()),
         "max_rel_diff_vs_1_device_per_setup": per_setup,
         "shard_map_vs_sharded_jit": ratios,
+        "data_parallel_vs_sharded_jit": per_device,
+        "data_parallel_max_rel_diff_vs_1_device": max(
+            r["per_device_rel_diff_vs_1_device"]
+            for rows in results.values()
+            for r in rows.values()
+        ),
         "shard_map_max_rel_diff_vs_pinnlib_1_device": (
             max(shard_map_rel) if shard_map_rel else None
         ),

@@ -61,15 +61,19 @@ def problem(dtype, counts=UNEVEN, width=16, depth=2):
     return burgers_problem(width=width, depth=depth, counts=counts, dtype=dtype)
 
 
-def sampled(training, dtype, steps, every, counts=UNEVEN):
-    """`steps` steps with points redrawn every `every`, on one device and on 8."""
+def sampled(training, dtype, steps, every, counts=UNEVEN, on_eight=None):
+    """`steps` steps with points redrawn every `every`, on one device and on 8.
+
+    `on_eight`: the training the 8 devices run, if not `training` (the same set-up
+    with a per-device loss).
+    """
     u, _, sampler = problem(dtype, counts)
     state = training.init(u, key=jax.random.key(1))
     kw = dict(args={"nu": NU}, resample_every=every)
     one = pl.run(training, state, sampler, steps, **kw)
     mesh = data_mesh()
     many = pl.run(
-        training,
+        on_eight or training,
         pl.parallel.shard_state(state, mesh),
         pl.parallel.shard_sampler(sampler, mesh),
         steps,
@@ -108,6 +112,22 @@ def adam_weighted(dtype):
         update_every=10,
     )
     return sampled(training, dtype, 100, 10)
+
+
+def adam_per_device(dtype):
+    """As `adam_weighted`, with the gradient per device (`data_parallel`)."""
+
+    def training(loss):
+        return pl.training(
+            loss,
+            optax.adam(1e-3),
+            weighting=pl.weighting.gradient_norm_annealing(),
+            update_every=10,
+        )
+
+    loss = loss_of(dtype)
+    on_eight = training(pl.parallel.data_parallel(loss, data_mesh()))
+    return sampled(training(loss), dtype, 100, 10, EVEN, on_eight)
 
 
 def lbfgs(dtype):
@@ -242,6 +262,7 @@ def checkpoints(directory: str) -> dict:
 CASES = {
     "adam-float32": lambda: adam_weighted(jnp.float32),
     "adam-float64": lambda: adam_weighted(jnp.float64),
+    "per-device-float32": lambda: adam_per_device(jnp.float32),
     "lbfgs-float32": lambda: lbfgs(jnp.float32),
     "lbfgs-float64": lambda: lbfgs(jnp.float64),
     "ntk-float64": ntk,

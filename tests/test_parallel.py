@@ -11,11 +11,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
+from helpers import burgers_problem
 from parallel_case import (
     CHECKPOINT_RUN,
     checkpoint_problem,
@@ -74,6 +76,54 @@ def test_resampled_weighted_adam_on_8_devices_equals_1(eight, dtype):
         assert found[what] <= tolerance, (what, found)
     # Adam's second moments square the gradients' rounding differences.
     assert found["opt_state"] <= 2 * tolerance, found
+
+
+def test_per_device_gradient_on_8_devices_equals_1(eight):
+    # pl.parallel.data_parallel: sums and gradients per device, one psum (float32;
+    # its exactness in float64 is checked against jax.value_and_grad below).
+    found = eight[0]["per-device-float32"]
+    for what in ("loss", "params"):
+        assert found[what] <= FLOAT32, (what, found)
+    # Ratios of gradient norms (the weights) and Adam's moments carry the
+    # gradients' rounding differences, relative to small values.
+    assert found["weights"] <= 100 * FLOAT32, found
+    assert found["opt_state"] <= 100 * FLOAT32, found
+
+
+def test_per_device_gradient_is_the_gradient_or_declines():
+    mesh = jax.make_mesh((1,), ("data",))
+    u, loss, sampler = burgers_problem(width=8, depth=2, counts=(40, 8, 8))
+    batch = sampler(jax.random.key(0))
+    weights = {"pde": jnp.asarray(2.0), "bc": jnp.asarray(1.0), "ic": jnp.asarray(0.5)}
+    args = {"nu": 0.05}
+    params, static = eqx.partition(u, eqx.is_inexact_array)
+
+    def rebuild(p):
+        return eqx.combine(p, static), args
+
+    sharded = pl.parallel.data_parallel(loss, mesh)
+    per_device = jax.jit(
+        lambda p: sharded.value_and_grad(rebuild, p, batch, weights, args)
+    )
+    (total, terms), grads = per_device(params)
+    (total_1, terms_1), grads_1 = eqx.filter_jit(
+        eqx.filter_value_and_grad(lambda m: loss(m, batch, weights, args), has_aux=True)
+    )(u)
+    np.testing.assert_allclose(total, total_1, rtol=1e-13)
+    for name in terms:
+        np.testing.assert_allclose(terms[name], terms_1[name], rtol=1e-13)
+    for g, g_1 in zip(jax.tree.leaves(grads), jax.tree.leaves(grads_1)):
+        np.testing.assert_allclose(g, g_1, rtol=1e-12, atol=1e-15)
+    # A causal residual is not a sum over points: the step differentiates as usual.
+    causal = pl.losses.combine(
+        pde=pl.losses.causal_residual(pl.pdes.burgers, num_chunks=4),
+        bc=loss.terms["bc"],
+        ic=loss.terms["ic"],
+    )
+    declined = pl.parallel.data_parallel(causal, mesh)
+    assert declined.value_and_grad(rebuild, params, batch, weights, args) is None
+    with pytest.raises(ValueError, match="a CompositeLoss"):
+        pl.parallel.data_parallel(lambda m, b, w, a: 0.0, mesh)
 
 
 def test_lbfgs_on_8_devices_equals_1(eight):

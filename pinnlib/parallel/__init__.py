@@ -6,6 +6,7 @@ The step is the step of one device; only where the arrays live changes.
 """
 
 from ._distributed import Processes as Processes, initialize as initialize
+from ._loss import DataParallelLoss as DataParallelLoss, data_parallel as data_parallel
 from ._place import (
     replicate as replicate,
     shard as shard,

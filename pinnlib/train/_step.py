@@ -1,6 +1,7 @@
 """``make_step``: one pure optimizer step on a ``TrainState``."""
 
 from collections.abc import Callable, Mapping
+from typing import Any
 
 import equinox as eqx
 import jax
@@ -309,7 +310,18 @@ def build_step(
             )
             terms = evaluate(params)[1]
         else:
-            (total, terms), grads = jax.value_and_grad(evaluate, has_aux=True)(params)
+            # A loss that computes its value and gradient per device
+            # (`pinnlib.parallel.data_parallel`) may do so; None means it cannot.
+            per_device = getattr(loss, "value_and_grad", None)
+            found: Any = None
+            if callable(per_device):
+                found = per_device(rebuild, params, batch, state.weights, args)
+            if found is None:
+                (total, terms), grads = jax.value_and_grad(evaluate, has_aux=True)(
+                    params
+                )
+            else:
+                (total, terms), grads = found
         extra = {}
         if needs_residuals(state.opt_state):
             extra = {"residual_fn": residual_fn, "jacobian_fn": jacobian_fn}
@@ -383,7 +395,9 @@ def make_step(
     `updates = optimizer.update(grads, opt_state, params, value=L, grad=grads,
     value_fn=...)` and `optax.apply_updates`. The extra keyword arguments are what
     line-search optimizers such as `optax.lbfgs` need; other optax transformations
-    ignore them, so any optax optimizer works unchanged. A
+    ignore them, so any optax optimizer works unchanged. A loss with a
+    `value_and_grad` method (`pinnlib.parallel.data_parallel`: per device, summed
+    once) gives the value and gradient itself, unless it returns `None`. A
     `pinnlib.optim.gauss_newton` optimizer also receives `residual_fn`, the weighted
     residual vector (`CompositeLoss.residuals`) as a function of the parameters,
     and `jacobian_fn`, that vector with its Jacobian
