@@ -123,7 +123,8 @@ def data_parallel(loss: Any, mesh: Any, axis: str = "data") -> DataParallelLoss:
     `pinnlib.losses` but the causal residual) and every term's point count divides
     among the devices of `axis`; otherwise the step uses the partitioned program,
     which is always exact. Strategies, line searches and Gauss–Newton residuals
-    evaluate the wrapped loss as before.
+    evaluate the wrapped loss as before. It is meant for one state trained on many
+    devices; for an ensemble split over a members axis keep the plain loss.
 
     **Arguments:**
 
