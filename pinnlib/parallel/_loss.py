@@ -10,9 +10,9 @@ from jax.sharding import Mesh, PartitionSpec
 from jaxtyping import Array, Float, PyTree
 
 from .._custom_types import Args
-from .._errors import bad_argument
 from ..losses import CompositeLoss
 from ..losses._least_squares import LeastSquaresTerm
+from ..train._state import check_loss
 from ._mesh import auto_mesh, axis_size, check_axis
 
 
@@ -145,13 +145,7 @@ def data_parallel(loss: Any, mesh: Any, axis: str = "data") -> DataParallelLoss:
         ```
     """
     where = "pinnlib.parallel.data_parallel"
-    if not isinstance(loss, CompositeLoss):
-        raise bad_argument(
-            f"{where}(loss=...)",
-            "a CompositeLoss from pinnlib.losses.combine",
-            type(loss).__name__,
-            "Build the loss with pl.losses.combine(name=term, ...).",
-        )
+    check_loss(f"{where}(loss=...)", loss)
     mesh = auto_mesh(where, mesh)
     axis = check_axis(where, mesh, axis)
     return DataParallelLoss(dict(loss.terms), mesh, axis)
