@@ -6,12 +6,15 @@ protocol documented on `AbstractDomain`) and checks what it returns.
 
 from collections.abc import Callable
 
+import equinox as eqx
+import jax
 import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike, Bool, DTypeLike, Float, PRNGKeyArray
 
 from .._dtypes import resolve_dtype
 from .._errors import bad_argument, check_positive_int
 from ._geometry import AbstractDomain
+from ._rejection import mark_grid
 from ._sequences import check_array, checked_sequence
 
 _SIGNATURES = {
@@ -19,6 +22,8 @@ _SIGNATURES = {
     "sample_boundary": "(self, num_points, *, key, face, sequence, dtype)",
     "sample_initial": "(self, num_points, *, key, sequence, dtype)",
     "contains": "(self, points, *, atol)",
+    "distance": "(self, x)",
+    "normal": "(self, x)",
 }
 
 
@@ -96,7 +101,7 @@ def sample_interior(
     where = "pinnlib.domains.sample_interior"
     n = check_positive_int(f"{where}(num_points=...)", num_points)
     draw = protocol_method(where, domain, "sample_interior")
-    sequence = checked_sequence(where, method)
+    sequence = mark_grid(method, checked_sequence(where, method))
     dt = resolve_dtype(where, dtype)
     points = draw(n, key=key, sequence=sequence, dtype=dt)
     return _checked(domain, "sample_interior", points, (n, domain.dim), dt)
@@ -156,7 +161,7 @@ def sample_boundary(
         if face is None
         else ""
     )
-    sequence = checked_sequence(where, method, hint)
+    sequence = mark_grid(method, checked_sequence(where, method, hint))
     dt = resolve_dtype(where, dtype)
     points = draw(n, key=key, face=face, sequence=sequence, dtype=dt)
     return _checked(domain, "sample_boundary", points, (n, domain.dim), dt)
@@ -193,10 +198,24 @@ def sample_initial(
     where = "pinnlib.domains.sample_initial"
     draw = protocol_method(where, domain, "sample_initial")
     n = check_positive_int(f"{where}(num_points=...)", num_points)
-    sequence = checked_sequence(where, method)
+    sequence = mark_grid(method, checked_sequence(where, method))
     dt = resolve_dtype(where, dtype)
     points = draw(n, key=key, sequence=sequence, dtype=dt)
     return _checked(domain, "sample_initial", points, (n, domain.dim), dt)
+
+
+def _points(where: str, domain, points) -> Array:
+    """``points`` as an array of shape ``(n, domain.dim)``, or a ``ValueError``."""
+    points = jnp.asarray(points)
+    if points.ndim != 2 or points.shape[-1] != domain.dim:
+        raise bad_argument(
+            f"{where}(points=...)",
+            f"points of shape (n, {domain.dim}) for this {type(domain).__name__}",
+            points.shape,
+            "This is the wrong point dimension for the domain: give each point "
+            f"{domain.dim} coordinate(s) (space first, then time for a SpaceTime).",
+        )
+    return points
 
 
 def contains(
@@ -226,14 +245,79 @@ def contains(
     """
     where = "pinnlib.domains.contains"
     member = protocol_method(where, domain, "contains")
-    points = jnp.asarray(points)
-    if points.ndim != 2 or points.shape[-1] != domain.dim:
-        raise bad_argument(
-            f"{where}(points=...)",
-            f"points of shape (n, {domain.dim}) for this {type(domain).__name__}",
-            points.shape,
-            "This is the wrong point dimension for the domain: give each point "
-            f"{domain.dim} coordinate(s) (space first, then time for a SpaceTime).",
-        )
+    points = _points(where, domain, points)
     inside = member(points, atol=atol)
     return _checked(domain, "contains", inside, (points.shape[0],), bool)
+
+
+@eqx.filter_jit
+def _per_point(domain, name: str, points: Array) -> Array:
+    """``domain.<name>`` mapped over the rows, compiled once per domain and shape."""
+    return jax.vmap(getattr(domain, name))(points)
+
+
+def distance(
+    domain: AbstractDomain, points: Float[ArrayLike, "n d"]
+) -> Float[Array, " n"]:
+    r"""The domain's approximate signed distance $\phi$ at each point.
+
+    Calls `domain.distance` (see [`AbstractDomain`][]) on each row. $\phi$ is
+    positive inside, exactly zero on the boundary and negative outside, smooth inside,
+    with $\nabla\phi = -n$ on the boundary (Sukumar & Srivastava 2022, CMAME
+    389:114333). It is differentiable twice without NaN, also on the boundary, so that
+    $u = g + \phi N$ imposes the boundary condition $u = g$ exactly (hard
+    constraints). For a [`SpaceTime`][] it is the spatial distance.
+
+    **Arguments:**
+
+    - `domain`: a domain with a `distance` method ([`Box`][], [`Disk`][],
+      [`Polygon`][], a [`Difference`][], ...).
+    - `points`: an `(n, domain.dim)` float array.
+
+    **Returns:** an `(n,)` array of the points' dtype.
+
+    **Raises:** `ValueError` when the points' last dimension is not `domain.dim`, or
+    for a domain without a `distance` method.
+
+    !!! example
+        ```python
+        disk = Disk((0.0, 0.0), 1.0)
+        distance(disk, jnp.array([[0.0, 0.0], [1.0, 0.0], [2.0, 0.0]]))
+        # [0.5, 0.0, -1.5]: (R^2 - |x|^2) / (2R)
+        ```
+    """
+    where = "pinnlib.domains.distance"
+    protocol_method(where, domain, "distance")
+    return _per_point(domain, "distance", _points(where, domain, points))
+
+
+def normals(
+    domain: AbstractDomain, points: Float[ArrayLike, "n d"]
+) -> Float[Array, "n d"]:
+    r"""The outward unit normal at each boundary point.
+
+    Calls `domain.normal` (see [`AbstractDomain`][]) on each row. The points should
+    lie on the boundary (e.g. from [`sample_boundary`][]); elsewhere the result is the
+    normal of a nearby part of the boundary. At a corner it is one of the adjacent
+    faces' normals.
+
+    **Arguments:**
+
+    - `domain`: a domain with a `normal` method.
+    - `points`: an `(n, domain.dim)` float array.
+
+    **Returns:** an `(n, domain.dim)` array of unit vectors.
+
+    **Raises:** `ValueError` when the points' last dimension is not `domain.dim`, or
+    for a domain without a `normal` method.
+
+    !!! example
+        ```python
+        plate = Box((0.0, 0.0), (2.0, 1.0)) - Disk((1.0, 0.5), 0.25)
+        x = sample_boundary(plate, 64, key=jax.random.key(0))
+        n = normals(plate, x)   # into the hole on its circle
+        ```
+    """
+    where = "pinnlib.domains.normals"
+    protocol_method(where, domain, "normal")
+    return _per_point(domain, "normal", _points(where, domain, points))
