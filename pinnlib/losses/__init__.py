@@ -28,7 +28,9 @@ from ._terms import (
     data as data,
     dirichlet as dirichlet,
     initial as initial,
+    mean_value as mean_value,
     neumann as neumann,
     periodic as periodic,
     residual as residual,
+    robin as robin,
 )

@@ -29,7 +29,9 @@ def residual_jacobian(
     over the points: about three residual evaluations in all, where a Jacobian of
     the whole vector by `jax.jacfwd` costs one residual evaluation per parameter.
     This needs pointwise misfits (the misfit at a point depends on that point
-    alone), which holds for every builder in `pinnlib.losses`.
+    alone), which holds for every builder in `pinnlib.losses` but
+    `pinnlib.losses.mean_value`; a term declared `pointwise=False` gets its rows
+    from one `jax.jacrev` of its whole misfit instead.
 
     **Arguments:** as for `loss.residuals`: `loss`, `model`, `batch`, `weights`,
     `args`.
@@ -112,8 +114,20 @@ def misfit_jacobian(
 
 
 def _misfit_jacobian(term, rebuild, params, points) -> Float[Array, "n k P"]:
-    """Per-point Jacobians of `term`'s misfit with respect to `params` (flattened)."""
+    """Per-point Jacobians of `term`'s misfit with respect to `params` (flattened).
+
+    For a term that is not pointwise, the Jacobian of its whole misfit `(n, ...)`,
+    reshaped to `(n, k, P)`.
+    """
     flat, unravel = ravel_pytree(params)
+    if not getattr(term, "pointwise", True):
+
+        def whole(f):
+            model, args = rebuild(unravel(f))
+            return term.misfit(model, points, args)
+
+        J = jax.jacrev(whole)(flat)
+        return J.reshape(J.shape[0], -1, J.shape[-1])
 
     def misfit(f, entry):
         one = jax.tree.map(lambda a: a[None], entry)

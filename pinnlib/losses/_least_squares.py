@@ -43,6 +43,11 @@ class LeastSquaresTerm(eqx.Module):
       the pde's signature; condition terms (`dirichlet`, `initial`, `neumann`,
       `periodic`, `data`) read none. `pinnlib.losses.combine` uses them to reject a
       key that no term reads (a misspelt coefficient would otherwise be ignored).
+    - `pointwise`: whether row $k$ of the misfit depends on point $k$ alone (true
+      for every builder but `pinnlib.losses.mean_value`). The per-point Jacobian of
+      Gauss–Newton optimizers and `pinnlib.parallel.data_parallel` rely on it; a
+      term that is not pointwise gets its Jacobian in one `jax.jacrev`, and
+      `data_parallel` leaves the loss to the partitioned program.
 
     !!! example
 
@@ -56,6 +61,7 @@ class LeastSquaresTerm(eqx.Module):
 
     misfit: Misfit = eqx.field(static=True)
     accepts: frozenset[str] | None = eqx.field(static=True, default=None)
+    pointwise: bool = eqx.field(static=True, default=True)
 
     def __call__(
         self, model: PointFn, points: PyTree[Array], args: Args = None
@@ -63,7 +69,9 @@ class LeastSquaresTerm(eqx.Module):
         return mean_squared(self.misfit(model, points, args))
 
 
-def least_squares(misfit, *, accepts: Iterable[str] | None = None) -> LeastSquaresTerm:
+def least_squares(
+    misfit, *, accepts: Iterable[str] | None = None, pointwise: bool = True
+) -> LeastSquaresTerm:
     r"""A loss term from a misfit function: $\mathcal{L} = \frac1n\sum_k \|m_k\|^2$.
 
     Use it for custom terms so that they work with Gauss–Newton optimizers as well
@@ -76,6 +84,8 @@ def least_squares(misfit, *, accepts: Iterable[str] | None = None) -> LeastSquar
     - `accepts`: the keys of the loss `args` the misfit reads, e.g. `("nu",)`, or
       `()` for none (keyword-only). The default `None` means unknown: then
       `combine` cannot tell a misspelt key and does not check `args` keys.
+    - `pointwise`: `True` (default) when misfit row $k$ depends on point $k$ alone;
+      `False` for a misfit over all points at once, e.g. a mean (keyword-only).
 
     **Returns:** a `LeastSquaresTerm`.
 
@@ -99,4 +109,11 @@ def least_squares(misfit, *, accepts: Iterable[str] | None = None) -> LeastSquar
             "Pass the function whose squares make the term.",
         )
     accepts = as_accepts("pinnlib.losses.least_squares(accepts=...)", accepts)
-    return LeastSquaresTerm(cast(Misfit, misfit), accepts)
+    if not isinstance(pointwise, bool):
+        raise bad_argument(
+            "pinnlib.losses.least_squares(pointwise=...)",
+            "a bool",
+            pointwise,
+            "Pass pointwise=False for a misfit that mixes points (e.g. a mean).",
+        )
+    return LeastSquaresTerm(cast(Misfit, misfit), accepts, pointwise)

@@ -4,6 +4,8 @@ Elementwise misfits are reduced by a mean over the points, and summed over the
 components of vector-valued fields: $\\mathcal{L} = \\frac1n \\sum_k \\|r(x_k)\\|^2$.
 """
 
+import functools
+import operator
 from collections.abc import Callable, Sequence
 from typing import cast
 
@@ -13,7 +15,7 @@ import numpy as np
 from jaxtyping import Array
 
 from .._custom_types import Args, Point, PointFn, Scalar
-from .._errors import bad_argument, check_points
+from .._errors import bad_argument, check_finite, check_points
 from ..diff import gradient, partials
 from ._args import accepted_keys, coefficients, pde_name
 from ._least_squares import LeastSquaresTerm, least_squares
@@ -28,7 +30,7 @@ def _target(where: str, g) -> Callable[[Point], Scalar]:
     except (TypeError, ValueError):
         raise bad_argument(
             where,
-            "a point function g(x) or a number",
+            "a point function of x or a number",
             g,
             "Pass e.g. `lambda x: -jnp.sin(jnp.pi * x[0])` or 0.0.",
         ) from None
@@ -264,6 +266,28 @@ def initial(g, *, velocity=None) -> LeastSquaresTerm:
     return least_squares(misfit, accepts=())
 
 
+def _normal_function(normal) -> Callable[[Point], Array]:
+    """The outward normal as a point function: `normal` itself, or a fixed one."""
+    if callable(normal):
+        return cast(Callable[[Point], Array], normal)
+    fixed = tuple(float(v) for v in normal)
+    return lambda x: jnp.asarray(fixed, x.dtype)
+
+
+def _check_normal(where: str, normal_fn, points: Array) -> None:
+    """Raise at trace time unless the normal has one component per coordinate."""
+    n = _at_point(normal_fn, points)
+    if n.shape != points.shape[1:]:
+        raise bad_argument(
+            f"{where}(normal=...)",
+            f"a normal with {points.shape[1]} components (one per coordinate)",
+            n.shape,
+            "Give the outward normal in the points' coordinates.",
+        )
+    coordinates = jax.ShapeDtypeStruct(points.shape[1:], points.dtype)
+    _check_target(f"{where}(normal=...)", coordinates, n)
+
+
 def neumann(
     g=0.0, *, normal: Sequence[float] | Callable[[Point], Array]
 ) -> LeastSquaresTerm:
@@ -283,24 +307,11 @@ def neumann(
     """
     where = "pinnlib.losses.neumann"
     target = _target(f"{where}(g=...)", g)
-    if callable(normal):
-        normal_fn = normal
-    else:
-        fixed = tuple(float(v) for v in normal)
-        normal_fn = lambda x: jnp.asarray(fixed, x.dtype)  # noqa: E731
+    normal_fn = _normal_function(normal)
 
     def misfit(model: PointFn, points, args: Args = None) -> Array:
         check_points(f"{where}: points", points)
-        n = _at_point(normal_fn, points)
-        if n.shape != points.shape[1:]:
-            raise bad_argument(
-                f"{where}(normal=...)",
-                f"a normal with {points.shape[1]} components (one per coordinate)",
-                n.shape,
-                "Give the outward normal in the points' coordinates.",
-            )
-        coordinates = jax.ShapeDtypeStruct(points.shape[1:], points.dtype)
-        _check_target(f"{where}(normal=...)", coordinates, n)
+        _check_normal(where, normal_fn, points)
         _check_target(
             f"{where}(g=...)", _at_point(model, points), _at_point(target, points)
         )
@@ -308,6 +319,159 @@ def neumann(
         return jax.vmap(flux)(points)
 
     return least_squares(misfit, accepts=())
+
+
+def robin(
+    a, b, g=0.0, *, normal: Sequence[float] | Callable[[Point], Array]
+) -> LeastSquaresTerm:
+    r"""Robin condition $a\,u + b\,\partial u/\partial n = g$ on boundary points.
+
+    The term is $\frac1n\sum_k \|a(x_k)\,u(x_k) + b(x_k)\,\nabla u(x_k) \cdot n(x_k)
+    - g(x_k)\|^2$: a convective (Newton cooling) or impedance boundary; $b = 0$ is a
+    Dirichlet and $a = 0$ a Neumann condition. The value and the gradient come from
+    one `pinnlib.diff.partials` call. For a vector field the condition holds for
+    each output, with $a$, $b$, $g$ scalars or of the output's shape.
+
+    **Arguments:**
+
+    - `a`, `b`: the coefficients, numbers or point functions `x -> ()` (or the
+      output's shape), in the model's dtype.
+    - `g`: the data, a point function or a number (default 0).
+    - `normal`: the outward unit normal, as in `neumann`: a fixed sequence of $d$
+      floats or a point function `x -> (d,)` in the points' dtype, e.g. a domain's
+      `normal` method (keyword-only).
+
+    **Returns:** a `LeastSquaresTerm` that reads no `args`.
+
+    **Raises:** `ValueError` for `a`, `b` or `g` that is neither a number nor a
+    point function, or for `a = b = 0`; at trace time, `ValueError` for a normal
+    without one component per coordinate or a coefficient or target of another
+    shape than the field's output, `TypeError` for one of another float dtype.
+
+    !!! example
+
+        ```python
+        # u + du/dn = R^2 + 2R on the circle |x| = R (solved by u = |x|^2)
+        disk = pl.losses.robin(
+            1.0, 1.0, R**2 + 2 * R, normal=lambda x: x / jnp.linalg.norm(x)
+        )
+        # heat loss through the face x = 1: k du/dn + h u = h u_ambient
+        face = pl.losses.robin(h, k, h * u_ambient, normal=(1.0, 0.0))
+        ```
+    """
+    where = "pinnlib.losses.robin"
+    if all(isinstance(c, int | float) and c == 0 for c in (a, b)):
+        raise bad_argument(
+            f"{where}(a=..., b=...)",
+            "coefficients that are not both zero",
+            (a, b),
+            "With a = b = 0 there is no condition; set a = 1, b = 0 for Dirichlet "
+            "data or use pl.losses.dirichlet.",
+        )
+    coefficient_a = _target(f"{where}(a=...)", a)
+    coefficient_b = _target(f"{where}(b=...)", b)
+    target = _target(f"{where}(g=...)", g)
+    normal_fn = _normal_function(normal)
+
+    def misfit(model: PointFn, points, args: Args = None) -> Array:
+        check_points(f"{where}: points", points)
+        _check_normal(where, normal_fn, points)
+        field = _at_point(model, points)
+        for name, fn in (("a", coefficient_a), ("b", coefficient_b), ("g", target)):
+            _check_target(f"{where}({name}=...)", field, _at_point(fn, points))
+
+        def mismatch(x: Point) -> Array:
+            value, *grad = partials(model, x, (), *((i,) for i in range(x.shape[0])))
+            n = normal_fn(x)
+            flux = functools.reduce(
+                operator.add, (n[i] * g_i for i, g_i in enumerate(grad))
+            )
+            a_x, b_x, g_x = coefficient_a(x), coefficient_b(x), target(x)
+            return jnp.asarray(a_x * value + b_x * flux - g_x)
+
+        return jax.vmap(mismatch)(points)
+
+    return least_squares(misfit, accepts=())
+
+
+def _mean_target(where: str, target):
+    """`target` as an array maker: numbers take the field's dtype, arrays keep theirs."""
+    if callable(target):
+        raise bad_argument(
+            where,
+            "a number or an array (the mean is one value, not a point function)",
+            target,
+            "Pass e.g. 0.0, or one value per selected component such as (0.0, 1.0).",
+        )
+    if hasattr(target, "dtype"):
+        check_finite(where, target)
+        return lambda dtype: jnp.asarray(target)
+    try:
+        values = np.asarray(target, dtype=float)
+    except (TypeError, ValueError):
+        raise bad_argument(
+            where,
+            "a number or a sequence of numbers",
+            target,
+            "Pass e.g. 0.0, or one value per selected component such as (0.0, 1.0).",
+        ) from None
+    check_finite(where, values)
+    return lambda dtype: jnp.asarray(values, dtype)
+
+
+def mean_value(
+    target=0.0, *, components: Sequence[int] | None = None
+) -> LeastSquaresTerm:
+    r"""The mean of the field over the term's points equals `target`.
+
+    The misfit is the single residual $\bar u - c$ with
+    $\bar u = \frac1n \sum_k u(x_k)$ (only the outputs `components` of a vector
+    field, if given), so the term is the squared deviation of the mean,
+    $\|\bar u - c\|^2$. It fixes what the equations leave free up to a constant, as
+    the pressure of incompressible flow: `mean_value(0.0, components=(2,))` for a
+    field $(u, v, p)$ is the zero-mean pressure gauge (Gresho & Sani 1987). The
+    alternative gauge, the pressure at one point, is
+    `pl.losses.dirichlet(p0, components=(2,))` on a batch entry of one point. The
+    mean is over the points of each evaluation: with resampled or minibatched
+    points it is a Monte Carlo estimate of the domain mean.
+
+    **Arguments:**
+
+    - `target`: the mean $c$, a number (default 0) or an array of the (selected)
+      output shape. Numbers take the model's dtype; an array must have it.
+    - `components`: output indices of a vector field to constrain (keyword-only).
+
+    **Returns:** a `LeastSquaresTerm` that reads no `args`; its misfit has shape
+    `(1,)` + the (selected) output shape, e.g. `(1, c)` with `c` components.
+
+    **Raises:** `ValueError` for a non-numeric or non-finite `target` or bad
+    `components`; at trace time, `ValueError` for a target of another shape than
+    the (selected) output, `TypeError` for an array target of another float dtype.
+
+    !!! example
+
+        ```python
+        # field (u, v, p): zero-mean pressure over the interior points
+        gauge = pl.losses.mean_value(0.0, components=(2,))
+        loss = pl.losses.combine(pde=pl.losses.residual(pl.pdes.navier_stokes),
+                                 gauge=gauge)
+        batch = {"pde": interior, "gauge": interior}
+        ```
+    """
+    where = "pinnlib.losses.mean_value"
+    make_target = _mean_target(f"{where}(target=...)", target)
+    components = _components(f"{where}(components=...)", components)
+
+    def misfit(model: PointFn, points, args: Args = None) -> Array:
+        check_points(f"{where}: points", points)
+        field = _selected(where, model, components, points)
+        shape = _at_point(field, points)
+        value = make_target(shape.dtype)
+        _check_target(f"{where}(target=...)", shape, value)
+        mean = jnp.mean(jax.vmap(field)(points), axis=0)
+        return (mean - value)[None]
+
+    return least_squares(misfit, accepts=(), pointwise=False)
 
 
 def periodic(*, axis: int, period: float, derivatives: int = 1) -> LeastSquaresTerm:

@@ -59,7 +59,8 @@ class DataParallelLoss(CompositeLoss):
         $\sum_k w_k s_{kj} / n_k$; one `psum` adds the sums and the gradients, so
         $\mathcal{L}_k = \sum_j s_{kj} / n_k$ exactly (sums and counts, never means
         of means). `None` when a term is not a `LeastSquaresTerm` (its value is not
-        a sum over points) or its count does not divide among the devices: the step
+        a sum over points), is not pointwise (a mean over its points), or its count
+        does not divide among the devices: the step
         then differentiates the loss as one partitioned program.
 
         `rebuild(p) -> (model, args)` gives the model and the loss arguments at the
@@ -69,7 +70,12 @@ class DataParallelLoss(CompositeLoss):
         counts: dict[str, int] = {}
         for name, term in self.terms.items():
             count = _count(batch[name])
-            if not isinstance(term, LeastSquaresTerm) or not count or count % devices:
+            if (
+                not isinstance(term, LeastSquaresTerm)
+                or not term.pointwise
+                or not count
+                or count % devices
+            ):
                 return None
             counts[name] = count
         model, full_args = rebuild(params)
