@@ -6,6 +6,7 @@ from ._embeddings import (
     Normalize as Normalize,
     PeriodicEmbedding as PeriodicEmbedding,
 )
+from ._exact import ExactDirichlet as ExactDirichlet, exact_initial as exact_initial
 from ._factorized import (
     FactorizedLinear as FactorizedLinear,
     FactorizedMLP as FactorizedMLP,
