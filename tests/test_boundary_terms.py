@@ -179,3 +179,28 @@ def test_mean_value_bad_arguments():
         )
     with pytest.raises(ValueError, match=r"mean_value: points"):
         pl.losses.mean_value()(field, jnp.zeros((0, 2)), None)
+
+
+def test_mean_value_jacobian_is_of_the_whole_mean():
+    # The per-point Jacobian of Gauss-Newton must not treat the mean as pointwise.
+    import equinox as eqx
+    from jax.flatten_util import ravel_pytree
+
+    u = pl.nn.mlp(2, width=8, depth=2, out_size=3, key=jax.random.key(0))
+    u = jax.tree.map(lambda a: a.astype(jnp.float64) if eqx.is_array(a) else a, u)
+    loss = pl.losses.combine(
+        bc=pl.losses.dirichlet(0.0, components=(0, 1)),
+        gauge=pl.losses.mean_value(0.5, components=(2,)),
+    )
+    points = jax.random.uniform(jax.random.key(1), (7, 2), jnp.float64)
+    batch = {"bc": points[:4], "gauge": points}
+    weights = loss.init_weights(jnp.float64)
+    r, J = pl.losses.residual_jacobian(loss, u, batch, weights)
+    assert r.shape == (4 * 2 + 1,) and J.shape[0] == r.shape[0]
+    params, static = eqx.partition(u, eqx.is_inexact_array)
+    flat, unravel = ravel_pytree(params)
+    whole = jax.jacfwd(
+        lambda f: loss.residuals(eqx.combine(unravel(f), static), batch, weights)
+    )(flat)
+    np.testing.assert_allclose(J, whole, rtol=1e-10, atol=1e-12)
+    assert not loss.terms["gauge"].pointwise and loss.terms["bc"].pointwise

@@ -122,6 +122,12 @@ def test_per_device_gradient_is_the_gradient_or_declines():
     )
     declined = pl.parallel.data_parallel(causal, mesh)
     assert declined.value_and_grad(rebuild, params, batch, weights, args) is None
+    # Nor is a mean over the points (a zero-mean gauge).
+    mean = pl.losses.combine(
+        pde=loss.terms["pde"], bc=pl.losses.mean_value(0.0), ic=loss.terms["ic"]
+    )
+    declined = pl.parallel.data_parallel(mean, mesh)
+    assert declined.value_and_grad(rebuild, params, batch, weights, args) is None
     with pytest.raises(ValueError, match="a CompositeLoss"):
         pl.parallel.data_parallel(lambda m, b, w, a: 0.0, mesh)
 
