@@ -56,7 +56,33 @@ def check_positive_int(where: str, value) -> int:
     return int(value)
 
 
-__all__ = ["bad_argument", "check_finite", "check_points", "check_positive_int"]
+def check_components(where: str, components) -> tuple[int, ...] | None:
+    """``None``, or ``components`` as a tuple of ints (output indices of a field)."""
+    if components is None:
+        return None
+    try:
+        indices = tuple(components)
+    except TypeError:
+        indices = ()
+    if not indices or not all(
+        isinstance(i, int | np.integer) and not isinstance(i, bool) for i in indices
+    ):
+        raise bad_argument(
+            where,
+            "a non-empty sequence of int output indices",
+            components,
+            "Pass e.g. components=(0, 1) for the first two outputs of the field.",
+        )
+    return tuple(int(i) for i in indices)
+
+
+__all__ = [
+    "bad_argument",
+    "check_components",
+    "check_finite",
+    "check_points",
+    "check_positive_int",
+]
 
 
 def check_time_range(where: str, value) -> tuple[float, float]:

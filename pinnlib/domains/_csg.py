@@ -328,25 +328,11 @@ class Intersection(_SetOperation):
     ([`r_conjunction`][]) of the operands'; the normal at a boundary point is that of
     the operand whose $|\phi|$ is smallest. Interior candidates come from `a`.
 
-    Boundary points are candidates from the operands' boundaries in counts proportional
-    to their `boundary_measure` (so uniform by length over the composite boundary),
-    kept when they lie on the composite's boundary; interior points are candidates
-    kept by `contains(atol=0)`. Both use fixed-count rejection sampling, jittable: the
-    output never holds a rejected point, and a region that yields too few points after
-    256 rounds raises an error saying it is (nearly) empty. The `"grid"` method cannot
-    be thinned and raises a `ValueError`. `boundary_measure` is estimated once at
-    construction from 4096 fixed candidates per operand.
+    Sampling (fixed-count rejection), faces and `boundary_measure` are as for
+    [`Union`][].
 
-    Faces are the operands' faces, `a`'s first, each restricted to the composite's
-    boundary; a name that both operands use gets the suffix `_1` on `a`'s face and
-    `_2` on `b`'s (repeated while the new name is taken). A face that lies wholly
-    off the composite's boundary raises the error above when sampled.
-
-    **Arguments:**
-
-    - `a`, `b`: domains of the same dimension with the whole protocol of
-      [`AbstractDomain`][] (`contains`, `distance`, `normal`, `boundary_measure`
-      and both samplers).
+    **Arguments:** `a`, `b`: domains of the same dimension with the whole protocol of
+    [`AbstractDomain`][].
 
     **Raises:** `ValueError` for an operand that is not such a domain, operands of
     different dimensions, or (for an intersection) disjoint bounding boxes.
@@ -375,25 +361,11 @@ class Difference(_SetOperation):
     hole's boundary it points into the hole, out of the domain. Interior candidates
     come from `a`.
 
-    Boundary points are candidates from the operands' boundaries in counts proportional
-    to their `boundary_measure` (so uniform by length over the composite boundary),
-    kept when they lie on the composite's boundary; interior points are candidates
-    kept by `contains(atol=0)`. Both use fixed-count rejection sampling, jittable: the
-    output never holds a rejected point, and a region that yields too few points after
-    256 rounds raises an error saying it is (nearly) empty. The `"grid"` method cannot
-    be thinned and raises a `ValueError`. `boundary_measure` is estimated once at
-    construction from 4096 fixed candidates per operand.
+    Sampling (fixed-count rejection), faces and `boundary_measure` are as for
+    [`Union`][].
 
-    Faces are the operands' faces, `a`'s first, each restricted to the composite's
-    boundary; a name that both operands use gets the suffix `_1` on `a`'s face and
-    `_2` on `b`'s (repeated while the new name is taken). A face that lies wholly
-    off the composite's boundary raises the error above when sampled.
-
-    **Arguments:**
-
-    - `a`, `b`: domains of the same dimension with the whole protocol of
-      [`AbstractDomain`][] (`contains`, `distance`, `normal`, `boundary_measure`
-      and both samplers).
+    **Arguments:** `a`, `b`: domains of the same dimension with the whole protocol of
+    [`AbstractDomain`][].
 
     **Raises:** `ValueError` for an operand that is not such a domain, operands of
     different dimensions, or (for an intersection) disjoint bounding boxes.

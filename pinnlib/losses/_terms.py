@@ -15,7 +15,7 @@ import numpy as np
 from jaxtyping import Array
 
 from .._custom_types import Args, Point, PointFn, Scalar
-from .._errors import bad_argument, check_finite, check_points
+from .._errors import bad_argument, check_components, check_finite, check_points
 from ..diff import gradient, partials
 from ._args import accepted_keys, coefficients, pde_name
 from ._least_squares import LeastSquaresTerm, least_squares
@@ -156,25 +156,6 @@ def _value_misfit(where: str, g, components: tuple[int, ...] | None):
     return misfit
 
 
-def _components(where: str, components) -> tuple[int, ...] | None:
-    if components is None:
-        return None
-    try:
-        indices = tuple(components)
-    except TypeError:
-        indices = ()
-    if not indices or not all(
-        isinstance(i, int | np.integer) and not isinstance(i, bool) for i in indices
-    ):
-        raise bad_argument(
-            where,
-            "a non-empty sequence of int output indices",
-            components,
-            "Pass e.g. components=(0, 1) for the first two outputs of the field.",
-        )
-    return tuple(int(i) for i in indices)
-
-
 def _selected(where: str, model: PointFn, components, points: Array) -> PointFn:
     """`model`, or `x -> model(x)[components]` after checking the indices."""
     if components is None:
@@ -223,7 +204,7 @@ def dirichlet(g=0.0, *, components: Sequence[int] | None = None) -> LeastSquares
         ```
     """
     where = "pinnlib.losses.dirichlet"
-    components = _components(f"{where}(components=...)", components)
+    components = check_components(f"{where}(components=...)", components)
     return least_squares(_value_misfit(where, g, components), accepts=())
 
 
@@ -460,7 +441,7 @@ def mean_value(
     """
     where = "pinnlib.losses.mean_value"
     make_target = _mean_target(f"{where}(target=...)", target)
-    components = _components(f"{where}(components=...)", components)
+    components = check_components(f"{where}(components=...)", components)
 
     def misfit(model: PointFn, points, args: Args = None) -> Array:
         check_points(f"{where}: points", points)

@@ -13,7 +13,7 @@ import numpy as np
 from jaxtyping import Array, Float
 
 from .._custom_types import Point, PointFn
-from .._errors import bad_argument
+from .._errors import bad_argument, check_components
 from ..diff import taylor
 from ..diff._taylor import _push
 
@@ -49,25 +49,6 @@ def _distance_function(where: str, distance) -> Callable[[Point], Any]:
         "Pass a shape of pinnlib.domains (e.g. Disk, Polygon, Box), its `distance`, "
         "or your own `lambda x: ...`.",
     )
-
-
-def _components(where: str, components) -> tuple[int, ...] | None:
-    if components is None:
-        return None
-    try:
-        indices = tuple(components)
-    except TypeError:
-        indices = ()
-    if not indices or not all(
-        isinstance(i, int | np.integer) and not isinstance(i, bool) for i in indices
-    ):
-        raise bad_argument(
-            where,
-            "a non-empty sequence of int output indices",
-            components,
-            "Pass e.g. components=(0, 1) to impose the first two outputs only.",
-        )
-    return tuple(int(i) for i in indices)
 
 
 class ExactDirichlet(eqx.Module):
@@ -141,7 +122,7 @@ class ExactDirichlet(eqx.Module):
         self.net = cast(PointFn, net)
         self.distance = _distance_function(f"{where}(distance=...)", distance)
         self.g = _point_function(f"{where}(g=...)", g, "the boundary values")
-        self.components = _components(f"{where}(components=...)", components)
+        self.components = check_components(f"{where}(components=...)", components)
 
     def _index(self, shape: tuple[int, ...]) -> np.ndarray:
         assert self.components is not None
