@@ -2,6 +2,7 @@
 
 import jax
 import jax.core
+import jax.numpy as jnp
 import numpy as np
 
 
@@ -76,10 +77,30 @@ def check_components(where: str, components) -> tuple[int, ...] | None:
     return tuple(int(i) for i in indices)
 
 
+def check_point_function(where: str, value):
+    """``value`` if callable, else a number as the constant point function.
+
+    The constant is weakly typed, so it takes the dtype of the field it meets.
+    """
+    if callable(value):
+        return value
+    try:
+        constant = float(value)
+    except (TypeError, ValueError):
+        raise bad_argument(
+            where,
+            "a point function of x or a number",
+            value,
+            "Pass e.g. `lambda x: -jnp.sin(jnp.pi * x[0])` or 0.0.",
+        ) from None
+    return lambda x: jnp.asarray(constant)
+
+
 __all__ = [
     "bad_argument",
     "check_components",
     "check_finite",
+    "check_point_function",
     "check_points",
     "check_positive_int",
 ]

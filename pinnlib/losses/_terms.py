@@ -15,7 +15,13 @@ import numpy as np
 from jaxtyping import Array
 
 from .._custom_types import Args, Point, PointFn, Scalar
-from .._errors import bad_argument, check_components, check_finite, check_points
+from .._errors import (
+    bad_argument,
+    check_components,
+    check_finite,
+    check_point_function,
+    check_points,
+)
 from ..diff import gradient, partials
 from ._args import accepted_keys, coefficients, pde_name
 from ._least_squares import LeastSquaresTerm, least_squares
@@ -23,18 +29,7 @@ from ._operator import check_samples, predict
 
 
 def _target(where: str, g) -> Callable[[Point], Scalar]:
-    if callable(g):
-        return cast(Callable[[Point], Scalar], g)
-    try:
-        constant = float(g)
-    except (TypeError, ValueError):
-        raise bad_argument(
-            where,
-            "a point function of x or a number",
-            g,
-            "Pass e.g. `lambda x: -jnp.sin(jnp.pi * x[0])` or 0.0.",
-        ) from None
-    return lambda x: jnp.asarray(constant)  # weakly typed: takes the field's dtype
+    return cast(Callable[[Point], Scalar], check_point_function(where, g))
 
 
 def _check_target(where: str, field, target) -> None:

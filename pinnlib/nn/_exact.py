@@ -13,25 +13,9 @@ import numpy as np
 from jaxtyping import Array, Float
 
 from .._custom_types import Point, PointFn
-from .._errors import bad_argument, check_components
+from .._errors import bad_argument, check_components, check_point_function
 from ..diff import taylor
 from ..diff._taylor import _push
-
-
-def _point_function(where: str, value, what: str) -> Callable[[Point], Any]:
-    """A point function, or a number as the constant function (weakly typed)."""
-    if callable(value):
-        return value
-    try:
-        constant = float(value)
-    except (TypeError, ValueError):
-        raise bad_argument(
-            where,
-            f"{what}: a point function x -> value, or a number",
-            value,
-            "Pass e.g. `lambda x: jnp.sin(jnp.pi * x[0])` or 0.0.",
-        ) from None
-    return lambda x: jnp.asarray(constant)
 
 
 def _distance_function(where: str, distance) -> Callable[[Point], Any]:
@@ -121,7 +105,7 @@ class ExactDirichlet(eqx.Module):
             )
         self.net = cast(PointFn, net)
         self.distance = _distance_function(f"{where}(distance=...)", distance)
-        self.g = _point_function(f"{where}(g=...)", g, "the boundary values")
+        self.g = check_point_function(f"{where}(g=...)", g)
         self.components = check_components(f"{where}(components=...)", components)
 
     def _index(self, shape: tuple[int, ...]) -> np.ndarray:
