@@ -42,6 +42,7 @@ def _fit(optimizer, steps):
     return result.state
 
 
+@pytest.mark.xla_defaults
 def test_training_is_unchanged_and_the_average_is_a_model():
     adam = optax.inject_hyperparams(optax.adam)(learning_rate=1e-2)
     plain = _fit(adam, 8)

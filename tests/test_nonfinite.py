@@ -92,6 +92,7 @@ def _fit(step, state, num_steps, args, **kwargs):
     return pl.fit(step, state, sampler, num_steps, args=args, **kwargs)
 
 
+@pytest.mark.xla_defaults
 def test_nan_loss_keeps_the_last_finite_state():
     loss, sampler, base, state = _problem()
     result = _fit(_nan_loss(), state, 20, NAN_AT_7, throw=False)

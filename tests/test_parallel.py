@@ -72,10 +72,14 @@ def test_resampled_weighted_adam_on_8_devices_equals_1(eight, dtype):
     # gradient-norm annealing every 10.
     found = eight[0][f"adam-{dtype}"]
     tolerance = FLOAT32 if dtype == "float32" else FLOAT64
-    for what in ("loss", "params", "weights"):
+    for what in ("loss", "params"):
         assert found[what] <= tolerance, (what, found)
-    # Adam's second moments square the gradients' rounding differences.
-    assert found["opt_state"] <= 2 * tolerance, found
+    # The weights are ratios of gradient norms, and Adam's second moments square the
+    # gradients' rounding differences: in float32 both end a few 1e-6 apart under
+    # the suite's compiler settings (conftest.py; 8e-7 with XLA's defaults).
+    state_tolerance = 10 * FLOAT32 if dtype == "float32" else FLOAT64
+    assert found["weights"] <= state_tolerance, found
+    assert found["opt_state"] <= state_tolerance, found
 
 
 def test_per_device_gradient_on_8_devices_equals_1(eight):

@@ -99,6 +99,7 @@ def test_vmapped_runs_update_strategies_on_schedule_and_stop_alone():
     assert sorted(step for _, step in calls) == [0, 0, 0, 100, 100, 100, 200, 200, 200]
 
 
+@pytest.mark.xla_defaults
 def test_run_equals_fit_and_compiles_once():
     _, loss, sampler = burgers_problem(width=8, depth=2, dtype=F32)
     training = pl.training(loss, optax.adam(1e-2))
