@@ -82,8 +82,14 @@ def sampled(training, dtype, steps, every, counts=UNEVEN, on_eight=None):
     return compare(one, many)
 
 
-def fixed(training, dtype, steps):
-    """`steps` steps on one fixed batch, on one device and on 8."""
+def fixed(training, dtype, steps, reorder=False):
+    """`steps` steps on one fixed batch, on one device and on 8.
+
+    `reorder`: also train on one device with each term's points in two other orders
+    (the same points, so the same loss up to the order of its additions), and record
+    the largest difference to the first run as `reordered_loss` and
+    `reordered_params`: how far float rounding alone moves this run.
+    """
     u, _, sampler = problem(dtype, EVEN)
     state = training.init(u, key=jax.random.key(1))
     batch = sampler(jax.random.key(3))
@@ -96,7 +102,17 @@ def fixed(training, dtype, steps):
         steps,
         args={"nu": NU},
     )
-    return compare(one, many)
+    out = compare(one, many)
+    if reorder:
+        loss, params = [], []
+        for seed in (0, 1):
+            key = jax.random.key(seed)
+            other = {k: jax.random.permutation(key, x) for k, x in batch.items()}
+            again = pl.run(training, state, other, steps, args={"nu": NU})
+            loss.append(rel(again.metrics["loss"], one.metrics["loss"]))
+            params.append(rel(again.state.model, one.state.model))
+        out.update(reordered_loss=max(loss), reordered_params=max(params))
+    return out
 
 
 def loss_of(dtype):
@@ -131,7 +147,8 @@ def adam_per_device(dtype):
 
 
 def lbfgs(dtype):
-    return fixed(pl.training(loss_of(dtype), optax.lbfgs()), dtype, 20)
+    training = pl.training(loss_of(dtype), optax.lbfgs())
+    return fixed(training, dtype, 20, reorder=True)
 
 
 def ntk():

@@ -144,10 +144,13 @@ def test_lbfgs_on_8_devices_equals_1(eight):
 
 def test_lbfgs_in_float32_drifts_only_by_rounding(eight):
     # In float32 the curvature pairs of L-BFGS amplify the 1e-7 rounding of the
-    # reductions step by step; the float64 runs above show the programs agree.
+    # reductions step by step; the float64 runs above show the programs agree. On
+    # one device, the same points in another order drift as far: 8 devices add
+    # nothing but the order of the additions.
     found = eight[0]["lbfgs-float32"]
     for what in ("loss", "params"):
         assert found[what] <= 1e-4, (what, found)
+        assert found[what] <= 10 * found[f"reordered_{what}"], (what, found)
 
 
 @pytest.mark.parametrize(
