@@ -1,4 +1,4 @@
-"""pinnlib.losses.robin and pinnlib.losses.mean_value: exact values, errors."""
+"""pinnlib.losses.robin, neumann and mean_value: exact values, errors."""
 
 import math
 
@@ -85,6 +85,23 @@ def test_robin_vector_field_and_jit():
     misfit = jax.jit(lambda p: term.misfit(field, p, None))(points)
     assert misfit.shape == (12, 2)
     np.testing.assert_allclose(misfit, 0.0, atol=1e-12)
+
+
+def test_neumann_on_a_curved_boundary_and_per_output():
+    points = _circle(seed=3)
+    scalar = pl.losses.neumann(2 * R, normal=_outward)
+    np.testing.assert_allclose(scalar.misfit(_square, points, None), 0.0, atol=1e-12)
+    # an outflow on a vector field: du/dn for each output, u = (|x|^2, x_0)
+    field = lambda x: jnp.stack([_square(x), x[0]])  # noqa: E731
+    flux = lambda x: jnp.stack([2 * R, x[0] / R])  # noqa: E731
+    term = pl.losses.neumann(flux, normal=_outward)
+    misfit = jax.jit(lambda p: term.misfit(field, p, None))(points)
+    assert misfit.shape == (12, 2)
+    np.testing.assert_allclose(misfit, 0.0, atol=1e-12)
+    zero = pl.losses.neumann(0.0, normal=_outward).misfit(field, points, None)
+    np.testing.assert_allclose(zero, jax.vmap(flux)(points), rtol=1e-12)
+    with pytest.raises(ValueError, match=r"neumann\(g=\.\.\.\)"):
+        pl.losses.neumann(jnp.zeros(3), normal=_outward).misfit(field, points, None)
 
 
 def test_robin_bad_arguments():

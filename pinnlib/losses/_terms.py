@@ -22,7 +22,7 @@ from .._errors import (
     check_point_function,
     check_points,
 )
-from ..diff import gradient, partials
+from ..diff import partials
 from ._args import accepted_keys, coefficients, pde_name
 from ._least_squares import LeastSquaresTerm, least_squares
 from ._operator import check_samples, predict
@@ -264,16 +264,31 @@ def _check_normal(where: str, normal_fn, points: Array) -> None:
     _check_target(f"{where}(normal=...)", coordinates, n)
 
 
+def _along(n: Array, derivatives) -> Array:
+    r"""The derivative along `n`, $\sum_i n_i \partial_i u$, per output of the field."""
+    return functools.reduce(operator.add, (n[i] * d for i, d in enumerate(derivatives)))
+
+
 def neumann(
     g=0.0, *, normal: Sequence[float] | Callable[[Point], Array]
 ) -> LeastSquaresTerm:
     r"""Neumann condition $\partial u/\partial n = \nabla u \cdot n = g$ on boundary points.
 
+    The term is $\frac1n\sum_k \|\nabla u(x_k) \cdot n(x_k) - g(x_k)\|^2$, the
+    derivatives from one `pinnlib.diff.partials` call (as in `robin`). For a vector
+    field the condition holds for each output, with $g$ a scalar or of the output's
+    shape (an outflow $\partial \mathbf{u}/\partial n = 0$).
+
     **Arguments:** `g`: point function or number, in the model's dtype; `normal`:
     the outward unit normal, a fixed sequence of $d$ floats (one face) or a point
-    function `x -> (d,)` in the points' dtype (keyword-only). Forward-mode gradient.
+    function `x -> (d,)` in the points' dtype, e.g. a domain's `normal` method
+    (keyword-only).
 
     **Returns:** a `LeastSquaresTerm` that reads no `args`.
+
+    **Raises:** at trace time, `ValueError` for a normal without one component per
+    coordinate or a target of another shape than the field's output, `TypeError`
+    for one of another float dtype.
 
     !!! example
 
@@ -291,8 +306,12 @@ def neumann(
         _check_target(
             f"{where}(g=...)", _at_point(model, points), _at_point(target, points)
         )
-        flux = lambda x: gradient(model)(x) @ normal_fn(x) - target(x)  # noqa: E731
-        return jax.vmap(flux)(points)
+
+        def mismatch(x: Point) -> Array:
+            grad = partials(model, x, *((i,) for i in range(x.shape[0])))
+            return jnp.asarray(_along(normal_fn(x), grad) - target(x))
+
+        return jax.vmap(mismatch)(points)
 
     return least_squares(misfit, accepts=())
 
@@ -358,10 +377,7 @@ def robin(
 
         def mismatch(x: Point) -> Array:
             value, *grad = partials(model, x, (), *((i,) for i in range(x.shape[0])))
-            n = normal_fn(x)
-            flux = functools.reduce(
-                operator.add, (n[i] * g_i for i, g_i in enumerate(grad))
-            )
+            flux = _along(normal_fn(x), grad)
             a_x, b_x, g_x = coefficient_a(x), coefficient_b(x), target(x)
             return jnp.asarray(a_x * value + b_x * flux - g_x)
 
