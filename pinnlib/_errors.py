@@ -96,13 +96,46 @@ def check_point_function(where: str, value):
     return lambda x: jnp.asarray(constant)
 
 
+def recast(output, value) -> bool:
+    """Whether a float `value`, not weakly typed, has another dtype than `output`."""
+    floating = all(jnp.issubdtype(v.dtype, jnp.floating) for v in (output, value))
+    weak = getattr(value, "weak_type", False)
+    return floating and not weak and value.dtype != output.dtype
+
+
+def check_output_value(
+    where: str, output, value, *, what: str, expected: str, fix: str
+) -> None:
+    """Raise unless `value` fits a field's `output` at one point.
+
+    `output` and `value` are arrays or shape structs. The value must broadcast to the
+    output's shape (else a `ValueError` from `expected` and `fix`), and a float value
+    that is not weakly typed must have the output's dtype (else a `TypeError` that
+    names `what`, e.g. "the target").
+    """
+    try:
+        fits = jnp.broadcast_shapes(output.shape, value.shape) == tuple(output.shape)
+    except ValueError:
+        fits = False
+    if not fits:
+        raise bad_argument(where, expected, value.shape, fix)
+    if recast(output, value):
+        raise TypeError(
+            f"{where}: {what} is {value.dtype} but the field's output is "
+            f"{output.dtype}. Compute it from the point x (it has the model's dtype) "
+            "or convert it with .astype(x.dtype); pinnlib never casts silently."
+        )
+
+
 __all__ = [
     "bad_argument",
+    "check_output_value",
     "check_components",
     "check_finite",
     "check_point_function",
     "check_points",
     "check_positive_int",
+    "recast",
 ]
 
 

@@ -19,8 +19,10 @@ from .._errors import (
     bad_argument,
     check_components,
     check_finite,
+    check_output_value,
     check_point_function,
     check_points,
+    recast,
 )
 from ..diff import partials
 from ._args import accepted_keys, coefficients, pde_name
@@ -34,34 +36,17 @@ def _target(where: str, g) -> Callable[[Point], Scalar]:
 
 def _check_target(where: str, field, target) -> None:
     """Raise unless a target (shape/dtype struct) fits the field's output at a point."""
-    try:
-        fits = jnp.broadcast_shapes(field.shape, target.shape) == field.shape
-    except ValueError:
-        fits = False
-    if not fits:
-        raise bad_argument(
-            where,
-            f"a target of the field's output shape {field.shape} per point (or a "
-            "scalar, for every output)",
-            target.shape,
-            "Return one value per output of the field, or constrain some outputs "
-            "only: pl.losses.dirichlet(g, components=(0, 1)), or wrap the field, "
-            "e.g. lambda x: u(x)[:2].",
-        )
-    if _recast(field, target):
-        raise TypeError(
-            f"{where}: the target is {target.dtype} but the field's output is "
-            f"{field.dtype}. Compute the target from the point x (it has the "
-            f"model's dtype) or convert it with .astype(x.dtype); pinnlib never "
-            "casts silently."
-        )
-
-
-def _recast(field, value) -> bool:
-    """Whether a float `value`, not weakly typed, has another dtype than the field."""
-    floating = all(jnp.issubdtype(v.dtype, jnp.floating) for v in (field, value))
-    weak = getattr(value, "weak_type", False)
-    return floating and not weak and value.dtype != field.dtype
+    check_output_value(
+        where,
+        field,
+        target,
+        what="the target",
+        expected=f"a target of the field's output shape {field.shape} per point (or "
+        "a scalar, for every output)",
+        fix="Return one value per output of the field, or constrain some outputs "
+        "only: pl.losses.dirichlet(g, components=(0, 1)), or wrap the field, "
+        "e.g. lambda x: u(x)[:2].",
+    )
 
 
 def _at_point(fn, points: Array):
@@ -77,7 +62,7 @@ def _residual_at(pde, model: PointFn, points: Array, args: Args = None) -> Array
     """
     r = jax.vmap(pde(model, **coefficients(pde, args)))(points)
     field = _at_point(model, points)
-    if _recast(field, r):
+    if recast(field, r):
         raise TypeError(
             f"{pde_name(pde)}: the residual is {r.dtype} but the field's output is "
             f"{field.dtype}: a coefficient in `args` (e.g. a source function) "

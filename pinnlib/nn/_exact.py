@@ -8,12 +8,18 @@ from collections.abc import Callable, Sequence
 from typing import Any, cast
 
 import equinox as eqx
+import jax
 import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float
 
 from .._custom_types import Point, PointFn
-from .._errors import bad_argument, check_components, check_point_function
+from .._errors import (
+    bad_argument,
+    check_components,
+    check_output_value,
+    check_point_function,
+)
 from ..diff import taylor
 from ..diff._taylor import _push
 
@@ -125,24 +131,14 @@ class ExactDirichlet(eqx.Module):
     def _targets(self, x: Point, shape: tuple[int, ...], dtype) -> Array:
         """$g(x)$ broadcast to the imposed outputs' shape, or an error."""
         value = jnp.asarray(self.g(x))
-        try:
-            fits = jnp.broadcast_shapes(value.shape, shape) == shape
-        except ValueError:
-            fits = False
-        if not fits:
-            raise bad_argument(
-                "pinnlib.nn.ExactDirichlet(g=...)",
-                f"values of shape {shape} (or a scalar) per point",
-                value.shape,
-                "Return one value per imposed output of the network.",
-            )
-        if not value.weak_type and value.dtype != dtype:
-            raise TypeError(
-                f"pinnlib.nn.ExactDirichlet(g=...): g returns {value.dtype} but the "
-                f"network returns {dtype}. Compute g from the point x (it has the "
-                "model's dtype) or convert it with .astype(x.dtype); pinnlib never "
-                "casts silently."
-            )
+        check_output_value(
+            "pinnlib.nn.ExactDirichlet(g=...)",
+            jax.ShapeDtypeStruct(shape, dtype),
+            value,
+            what="g's value",
+            expected=f"values of shape {shape} (or a scalar) per point",
+            fix="Return one value per imposed output of the network.",
+        )
         return jnp.broadcast_to(value, shape).astype(dtype)
 
     def __call__(self, x: Float[Array, " d"], *, key=None) -> Float[Array, "*m"]:
