@@ -10,14 +10,9 @@ import jax.numpy as jnp
 import numpy as np
 from jax.experimental import multihost_utils
 
+from .._keys import is_key, through_key_data
+
 _SCALARS = (bool, int, float, complex)
-
-
-def is_key(leaf) -> bool:
-    """Whether `leaf` is a typed PRNG key array (from `jax.random.key`)."""
-    return isinstance(leaf, jax.Array | jax.ShapeDtypeStruct) and (
-        jnp.issubdtype(leaf.dtype, jax.dtypes.prng_key)
-    )
 
 
 def _describe(path, leaf) -> dict:
@@ -66,11 +61,7 @@ def on_host(tree):
         if not isinstance(leaf, jax.Array) or leaf.is_fully_addressable:
             return leaf
         if is_key(leaf):
-            impl = jax.random.key_impl(leaf)
-            data = multihost_utils.process_allgather(
-                jax.random.key_data(leaf), tiled=True
-            )
-            return jax.random.wrap_key_data(data, impl=impl)
+            return through_key_data(gather, leaf)
         return multihost_utils.process_allgather(leaf, tiled=True)
 
     return jax.tree.map(gather, tree)

@@ -5,12 +5,12 @@ from typing import Any
 
 import equinox as eqx
 import jax
-import jax.numpy as jnp
 import numpy as np
 from jax.sharding import NamedSharding, PartitionSpec
 from jaxtyping import PyTree
 
 from .._errors import bad_argument
+from .._keys import is_key, through_key_data
 from ._mesh import auto_mesh, axis_size, check_axis
 
 Axes = str | Sequence[str | None] | None
@@ -58,9 +58,8 @@ def _put(leaf, sharding: NamedSharding):
     """
     if sharding.is_fully_addressable:
         return jax.device_put(leaf, sharding)
-    if jnp.issubdtype(leaf.dtype, jax.dtypes.prng_key):
-        data = _put(jax.random.key_data(leaf), sharding)
-        return jax.random.wrap_key_data(data, impl=jax.random.key_impl(leaf))
+    if is_key(leaf):
+        return through_key_data(lambda data: _put(data, sharding), leaf)
     value = np.asarray(leaf)
     return jax.make_array_from_callback(value.shape, sharding, lambda i: value[i])
 
