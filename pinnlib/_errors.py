@@ -135,8 +135,37 @@ __all__ = [
     "check_point_function",
     "check_points",
     "check_positive_int",
+    "check_samples",
     "recast",
 ]
+
+
+def check_samples(where: str, samples) -> int:
+    """The number of samples in `samples`: arrays `(n, ...)` (an array, or a tuple or
+    other pytree of them) with the same positive leading size n.
+
+    Raises a `ValueError` naming `where` otherwise.
+    """
+    leaves = jax.tree.leaves(samples)
+    sizes = set()
+    for leaf in leaves:
+        shape = getattr(leaf, "shape", None)
+        if shape is None or len(shape) == 0:
+            raise bad_argument(
+                where,
+                "an array (n, ...) of samples, or a tuple of such arrays",
+                type(leaf).__name__ if shape is None else f"shape {shape}",
+                "Stack the samples along the first axis, one sample per row.",
+            )
+        sizes.add(shape[0])
+    if len(sizes) != 1 or 0 in sizes:
+        raise bad_argument(
+            where,
+            "a positive number of samples, the same in every array",
+            [getattr(leaf, "shape", None) for leaf in leaves],
+            "Give every array the same leading (sample) axis.",
+        )
+    return sizes.pop()
 
 
 def check_time_range(where: str, value) -> tuple[float, float]:

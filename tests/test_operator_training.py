@@ -76,7 +76,7 @@ def test_minibatches_need_a_resampling_period_and_a_divisor():
         pl.fit(training, state, _batches(), 2, progress=False)
     with pytest.raises(ValueError, match="divisor of its 24 samples"):
         _batches(24, 5)
-    with pytest.raises(ValueError, match="same positive number of samples"):
+    with pytest.raises(ValueError, match="samples, the same in every array"):
         pl.data.minibatches({"d": (jnp.zeros((4, 2)), jnp.zeros((5, 2)))}, 2)
     with pytest.raises(ValueError, match="non-empty dict"):
         pl.data.minibatches([jnp.zeros(4)], 2)

@@ -7,7 +7,7 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike, Int, PRNGKeyArray, PyTree
 
-from .._errors import bad_argument, check_positive_int
+from .._errors import bad_argument, check_positive_int, check_samples
 
 _ROUNDS = 6
 
@@ -48,20 +48,6 @@ def permuted(key: PRNGKeyArray, positions: Int[Array, " b"], n: int) -> Array:
     start = encrypt(positions.astype(jnp.uint32))
     out = jax.lax.while_loop(lambda x: jnp.any(x >= n), walk, start)
     return out.astype(jnp.int32)
-
-
-def _num_samples(where: str, entry) -> int:
-    leaves = jax.tree.leaves(entry)
-    shapes = [tuple(getattr(leaf, "shape", ())) for leaf in leaves]
-    sizes = {shape[0] if shape else 0 for shape in shapes}
-    if len(sizes) != 1 or 0 in sizes:
-        raise bad_argument(
-            where,
-            "arrays with the same positive number of samples on their first axis",
-            [getattr(leaf, "shape", type(leaf).__name__) for leaf in leaves],
-            "Stack the samples along the first axis of every array of the entry.",
-        )
-    return sizes.pop()
 
 
 class Minibatches(eqx.Module):
@@ -177,7 +163,7 @@ def minibatches(
         )
     data = {name: jax.tree.map(jnp.asarray, entry) for name, entry in data.items()}
     sizes = {
-        k: _num_samples(f"{where}(data={{{k!r}: ...}})", v) for k, v in data.items()
+        k: check_samples(f"{where}(data={{{k!r}: ...}})", v) for k, v in data.items()
     }
     if isinstance(batch_size, Mapping):
         if set(batch_size) != set(data):

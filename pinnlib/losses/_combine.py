@@ -10,10 +10,9 @@ from jaxtyping import Array, Float, PyTree
 
 from .._custom_types import Args, LossTerm, PointFn, Scalar
 from .._dtypes import float_dtype
-from .._errors import bad_argument, check_points
+from .._errors import bad_argument, check_points, check_samples
 from ._args import check_args_keys
 from ._least_squares import LeastSquaresTerm
-from ._operator import check_samples
 
 RESERVED = ("loss", "step", "lr", "grad_norm")
 

@@ -13,36 +13,9 @@ import jax.numpy as jnp
 from jaxtyping import Array, Float, PyTree
 
 from .._custom_types import Args
-from .._errors import bad_argument
+from .._errors import bad_argument, check_samples
 from ._args import accepted_keys, coefficients
 from ._least_squares import LeastSquaresTerm, least_squares
-
-
-def check_samples(where: str, inputs) -> int:
-    """The number of samples in `inputs` (an array or tuple of arrays, leading axis n).
-
-    Raises unless every array has the same positive leading size.
-    """
-    leaves = list(inputs) if isinstance(inputs, tuple) else [inputs]
-    sizes = set()
-    for leaf in leaves:
-        shape = getattr(leaf, "shape", None)
-        if shape is None or len(shape) == 0:
-            raise bad_argument(
-                where,
-                "an array (n, ...) of samples, or a tuple of such arrays",
-                type(leaf).__name__ if shape is None else f"shape {shape}",
-                "Stack the samples along the first axis, one input per row.",
-            )
-        sizes.add(shape[0])
-    if len(sizes) != 1 or 0 in sizes:
-        raise bad_argument(
-            where,
-            "a positive number of samples, the same in every input array",
-            [getattr(leaf, "shape", None) for leaf in leaves],
-            "Give every input array the same leading (sample) axis.",
-        )
-    return sizes.pop()
 
 
 def predict(model, inputs: PyTree[Array]) -> Array:

@@ -22,12 +22,13 @@ from .._errors import (
     check_output_value,
     check_point_function,
     check_points,
+    check_samples,
     recast,
 )
 from ..diff import partials
 from ._args import accepted_keys, coefficients, pde_name
 from ._least_squares import LeastSquaresTerm, least_squares
-from ._operator import check_samples, predict
+from ._operator import predict
 
 
 def _target(where: str, g) -> Callable[[Point], Scalar]:
