@@ -34,9 +34,14 @@ def check_points(where: str, points) -> None:
         )
 
 
+def is_traced(value) -> bool:
+    """Whether `value` is a tracer (inside `jit`/`vmap`), so not checkable now."""
+    return isinstance(value, jax.core.Tracer)
+
+
 def check_finite(where: str, value) -> None:
     """Raise if a concrete (non-traced) coefficient is NaN or infinite."""
-    if isinstance(value, jax.core.Tracer):
+    if is_traced(value):
         return
     arr = np.asarray(value)
     if np.issubdtype(arr.dtype, np.number) and not np.all(np.isfinite(arr)):
@@ -136,6 +141,7 @@ __all__ = [
     "check_points",
     "check_positive_int",
     "check_samples",
+    "is_traced",
     "recast",
 ]
 

@@ -7,7 +7,7 @@ import numpy as np
 from jaxtyping import Array, ArrayLike, Float
 
 from ._custom_types import PointFn, Points
-from ._errors import bad_argument, check_points, check_positive_int
+from ._errors import bad_argument, check_points, check_positive_int, is_traced
 
 
 @eqx.filter_jit
@@ -63,7 +63,7 @@ def evaluate(
 
 
 def _as_float64(where: str, name: str, value) -> np.ndarray:
-    if isinstance(value, jax.core.Tracer):
+    if is_traced(value):
         raise TypeError(
             f"{where}({name}=...): expected a concrete array, got a traced value. "
             "relative_l2 is a host-side reporting metric that returns a Python float; "

@@ -6,8 +6,8 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, ArrayLike, DTypeLike, Float, PRNGKeyArray
 
-from .._errors import bad_argument, check_positive_int
-from ._fields import check_coefficient, is_traced, map_in_batches, periodic_grf
+from .._errors import bad_argument, check_positive_int, is_traced
+from ._fields import check_coefficient, map_in_batches, periodic_grf
 
 #: Default tolerances, measured (see `burgers_solve`): relative error at t = 1 for the
 #: benchmark data 8e-7 in float64 and 2e-6 (round-off) in float32.

@@ -9,8 +9,8 @@ import lineax as lx
 import numpy as np
 from jaxtyping import Array, ArrayLike, DTypeLike, Float, PRNGKeyArray
 
-from .._errors import bad_argument, check_positive_int
-from ._fields import check_coefficient, is_traced, map_in_batches, neumann_grf
+from .._errors import bad_argument, check_positive_int, is_traced
+from ._fields import check_coefficient, map_in_batches, neumann_grf
 
 #: Default relative tolerance per dtype: 14 and 22 CG steps for the benchmark data.
 _RTOL = {np.dtype(np.float32): 1e-6, np.dtype(np.float64): 1e-10}

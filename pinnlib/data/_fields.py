@@ -10,12 +10,7 @@ import numpy as np
 from jaxtyping import Array, DTypeLike, Float, PRNGKeyArray
 
 from .._dtypes import resolve_dtype
-from .._errors import bad_argument, check_finite, check_positive_int
-
-
-def is_traced(value) -> bool:
-    """Whether `value` is a tracer (inside `jit`/`vmap`), so not checkable now."""
-    return isinstance(value, jax.core.Tracer)
+from .._errors import bad_argument, check_finite, check_positive_int, is_traced
 
 
 def check_coefficient(where: str, value, *, strict: bool = True) -> None:
