@@ -173,14 +173,18 @@ def rad():
     return sampled(training, jnp.float64, 10, 5)
 
 
-def causal():
+def causal(per_device=False):
+    """The causal residual; `per_device`: on 8 devices with `data_parallel`."""
     loss = pl.losses.combine(
         pde=pl.losses.causal_residual(pl.pdes.burgers, num_chunks=8),
         bc=pl.losses.dirichlet(0.0),
         ic=pl.losses.initial(lambda p: -jnp.sin(jnp.pi * p[0])),
     )
     training = pl.training(loss, optax.adam(1e-3))
-    return sampled(training, jnp.float64, 10, 5)
+    if not per_device:
+        return sampled(training, jnp.float64, 10, 5)
+    fast = pl.training(pl.parallel.data_parallel(loss, data_mesh()), optax.adam(1e-3))
+    return sampled(training, jnp.float64, 10, 5, EVEN, fast)
 
 
 # Second-order steps amplify the reductions' rounding by the conditioning of their
@@ -285,6 +289,7 @@ CASES = {
     "ntk-float64": ntk,
     "rad-float64": rad,
     "causal-float64": causal,
+    "causal-per-device-float64": lambda: causal(per_device=True),
     "gauss_newton-float64": gauss_newton,
     "ssbroyden-float64": quasi_newton,
     "members": lambda: ensemble(jax.make_mesh((8,), ("members",)), None),

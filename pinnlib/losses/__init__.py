@@ -1,6 +1,7 @@
 """Loss builders: residual and condition terms, and their weighted combination."""
 
 from ._causal import (
+    CausalResidual as CausalResidual,
     balanced_tolerance as balanced_tolerance,
     causal_residual as causal_residual,
     causal_weights as causal_weights,

@@ -1,12 +1,14 @@
 """Causal weighting of a time-dependent residual (Wang, Sankaran & Perdikaris 2022)."""
 
 from collections.abc import Callable
+from typing import Any
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float
 
-from .._custom_types import Args, LossTerm, PointFn
+from .._custom_types import Args, PointFn
 from .._errors import (
     bad_argument,
     check_finite,
@@ -52,7 +54,7 @@ def causal_residual(
     num_chunks: int = 32,
     t_range: tuple[float, float] = (0.0, 1.0),
     tolerance: float = 1.0,
-) -> LossTerm:
+) -> "CausalResidual":
     r"""Causally weighted residual loss for space-time points (time last).
 
     Wang, Sankaran & Perdikaris, "Respecting causality is all you need for training
@@ -76,10 +78,12 @@ def causal_residual(
       the first or last chunk.
     - `tolerance`: default $\varepsilon$ when `args` has no `"causal_tolerance"`.
 
-    **Returns:** `term(model, points, args)` with `points` of shape `(n, d)`, time in
-    the last column. Its `accepts` attribute, the `args` keys it reads, is those of
-    `pde` and `"causal_tolerance"`. It is not a least-squares term (its weights
-    depend on the residuals), so Gauss–Newton optimizers refuse it.
+    **Returns:** a `CausalResidual`, `term(model, points, args)` with `points` of
+    shape `(n, d)`, time in the last column. Its `accepts` attribute, the `args`
+    keys it reads, is those of `pde` and `"causal_tolerance"`. It is not a
+    least-squares term (its weights depend on the residuals), so Gauss–Newton
+    optimizers refuse it; `pinnlib.parallel.data_parallel` takes it (through its
+    per-chunk sums).
 
     !!! example
 
@@ -99,22 +103,72 @@ def causal_residual(
             f"{where}(tolerance=...)", "a tolerance >= 0", tolerance, "Pass e.g. 1.0."
         )
 
-    def term(model: PointFn, points, args: Args = None) -> Float[Array, ""]:
-        check_points(f"{where}: points", points)
-        squares = _squares(_residual_at(pde, model, points, args))
-        position = (points[:, -1] - t0) / (t1 - t0) * num_chunks
-        chunk = jnp.clip(jnp.floor(position).astype(jnp.int32), 0, num_chunks - 1)
-        sums = jax.ops.segment_sum(squares, chunk, num_segments=num_chunks)
+    keys = accepted_keys(pde)  # the args it reads, checked by `combine`
+    accepts = None if keys is None else frozenset(keys | {TOLERANCE_ARG})
+    return CausalResidual(pde, num_chunks, (t0, t1), float(tolerance), accepts)
+
+
+class CausalResidual(eqx.Module):
+    r"""The causally weighted residual loss term: made by `causal_residual`.
+
+    Calling it as `term(model, points, args)` gives $\mathcal{L}$. The value comes
+    from per-chunk sums over the points, which add over any split of the points:
+
+    - `statistics(model, points, args)`: $(S_i, C_i)_i$, the sums of the squared
+      residuals and the numbers of points in each chunk, two arrays `(M,)`;
+    - `from_statistics(stats, args)`: $\frac1M\sum_i w_i \mathcal{L}_i$ with
+      $\mathcal{L}_i = S_i / \max(C_i, 1)$.
+
+    `pinnlib.parallel.data_parallel` adds the statistics of every device's points
+    and differentiates through them, so the weights are those of all the points.
+
+    **Fields:** `pde`, `num_chunks`, `t_range`, `tolerance`, and `accepts` (the `args`
+    keys it reads, as for `LeastSquaresTerm`).
+
+    !!! example
+
+        ```python
+        term = pl.losses.causal_residual(pl.pdes.burgers, num_chunks=8)
+        sums, counts = term.statistics(u, points, {"nu": nu})   # (8,), (8,)
+        term.from_statistics((sums, counts), {"nu": nu})          # = term(u, points, ...)
+        ```
+    """
+
+    pde: Callable[..., PointFn] = eqx.field(static=True)
+    num_chunks: int = eqx.field(static=True)
+    t_range: tuple[float, float] = eqx.field(static=True)
+    tolerance: float = eqx.field(static=True)
+    accepts: frozenset[str] | None = eqx.field(static=True, default=None)
+
+    def statistics(
+        self, model: PointFn, points: Any, args: Args = None
+    ) -> tuple[Float[Array, " M"], Float[Array, " M"]]:
+        """Per chunk, the sum of the squared residuals and the number of points."""
+        check_points("pinnlib.losses.causal_residual: points", points)
+        squares = _squares(_residual_at(self.pde, model, points, args))
+        t0, t1 = self.t_range
+        position = (points[:, -1] - t0) / (t1 - t0) * self.num_chunks
+        chunk = jnp.floor(position).astype(jnp.int32)
+        chunk = jnp.clip(chunk, 0, self.num_chunks - 1)
+        sums = jax.ops.segment_sum(squares, chunk, num_segments=self.num_chunks)
         counts = jax.ops.segment_sum(
-            jnp.ones_like(squares), chunk, num_segments=num_chunks
+            jnp.ones_like(squares), chunk, num_segments=self.num_chunks
         )
+        return sums, counts
+
+    def from_statistics(self, stats: Any, args: Args = None) -> Float[Array, ""]:
+        r"""$\frac1M\sum_i w_i \mathcal{L}_i$ from the chunks' sums and counts."""
+        sums, counts = stats
         losses = sums / jnp.maximum(counts, 1)
-        eps = tolerance if args is None else dict(args).get(TOLERANCE_ARG, tolerance)
+        eps = self.tolerance
+        if args is not None:
+            eps = dict(args).get(TOLERANCE_ARG, eps)
         return jnp.mean(causal_weights(losses, eps) * losses)
 
-    keys = accepted_keys(pde)  # the args it reads, checked by `combine`
-    setattr(term, "accepts", None if keys is None else keys | {TOLERANCE_ARG})
-    return term
+    def __call__(
+        self, model: PointFn, points: Any, args: Args = None
+    ) -> Float[Array, ""]:
+        return self.from_statistics(self.statistics(model, points, args), args)
 
 
 def balanced_tolerance(

@@ -7,6 +7,8 @@ function per row) or a tuple of such arrays, passed to the model as positional
 arguments (`model(*inputs_k)`); `targets` is `(n, ...)`, the model's output shape.
 """
 
+from typing import Any
+
 import equinox as eqx
 import jax
 import jax.numpy as jnp
@@ -50,7 +52,8 @@ class RelativeL2(eqx.Module):
     r"""The term made by `pinnlib.losses.relative_l2`: mean relative L2 error per sample.
 
     Called as `term(model, (inputs, targets), args) -> scalar`. `accepts` is empty:
-    the term reads no `args`.
+    the term reads no `args`. Its value comes from `statistics` (the sum of the
+    samples' relative errors and their number) through `from_statistics`.
 
     !!! example
 
@@ -62,9 +65,14 @@ class RelativeL2(eqx.Module):
 
     accepts: frozenset[str] = eqx.field(static=True, default=frozenset())
 
-    def __call__(
+    def statistics(
         self, model, entry: PyTree[Array], args: Args = None
-    ) -> Float[Array, ""]:
+    ) -> tuple[Float[Array, ""], Float[Array, ""]]:
+        """The sum of the samples' relative errors, and the number of samples.
+
+        Both add over any split of the samples (see
+        `pinnlib.parallel.data_parallel`).
+        """
         where = "pinnlib.losses.relative_l2: batch entry"
         inputs, targets = _pair(where, entry)
         check_samples(f"{where} inputs", inputs)
@@ -73,7 +81,18 @@ class RelativeL2(eqx.Module):
         n = predicted.shape[0]
         error = jnp.linalg.norm((predicted - targets).reshape(n, -1), axis=1)
         size = jnp.linalg.norm(targets.reshape(n, -1), axis=1)
-        return jnp.mean(error / size)
+        ratios = error / size
+        return jnp.sum(ratios), jnp.asarray(n, ratios.dtype)
+
+    def from_statistics(self, stats: Any, args: Args = None) -> Float[Array, ""]:
+        """The mean relative error from the sum and the number of samples."""
+        total, count = stats
+        return total / count
+
+    def __call__(
+        self, model, entry: PyTree[Array], args: Args = None
+    ) -> Float[Array, ""]:
+        return self.from_statistics(self.statistics(model, entry, args), args)
 
 
 def relative_l2() -> RelativeL2:

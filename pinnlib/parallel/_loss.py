@@ -28,7 +28,9 @@ class DataParallelLoss(CompositeLoss):
     Everything that evaluates the loss (strategies, line searches, metrics, the
     least-squares residuals) sees the `CompositeLoss` it wraps. Only the training
     step's value and gradient take the per-device path, through
-    `value_and_grad`.
+    `value_and_grad`. A term of your own takes it too when it has the methods
+    `statistics(model, points, args)` (a pytree that adds over any split of the
+    points) and `from_statistics(stats, args)` (its value), as `CausalResidual`.
 
     **Fields:** `terms` (as `CompositeLoss`), `mesh` (Auto-mode mesh), `axis`.
 
@@ -51,61 +53,105 @@ class DataParallelLoss(CompositeLoss):
         weights: Mapping,
         args: Args = None,
     ) -> tuple[tuple[Float[Array, ""], dict[str, Float[Array, ""]]], PyTree] | None:
-        r"""`((total, terms), gradient)` per device with one reduction, or `None`.
+        r"""`((total, terms), gradient)` from every device's own points, or `None`.
 
-        With $n_k$ points of term $k$ split into equal parts over the $D$ devices of
-        `axis`, device $j$ computes the sums $s_{kj} = \sum_{i \in j} \|m_k(x_i)\|^2$
-        of its own points and the gradient of
-        $\sum_k w_k s_{kj} / n_k$; one `psum` adds the sums and the gradients, so
-        $\mathcal{L}_k = \sum_j s_{kj} / n_k$ exactly (sums and counts, never means
-        of means). `None` when a term is not a `LeastSquaresTerm` (its value is not
-        a sum over points), is not pointwise (a mean over its points), or its count
-        does not divide among the devices: the step
-        then differentiates the loss as one partitioned program.
+        Each term $k$ is a function $\mathcal{L}_k = f_k(S_k)$ of statistics that
+        add over the points: for a pointwise `LeastSquaresTerm`
+        $S_k = \sum_i \|m_k(x_i)\|^2$ and $f_k(S) = S / n_k$; for a term with
+        `statistics` and `from_statistics` methods (`CausalResidual`: the sums and
+        counts of each time chunk), those. With the points split into equal parts
+        over the $D$ devices of `axis`, device $j$ computes its own statistics
+        $S_{kj}$ and their pullback (`jax.vjp`); one `psum` adds them,
+        $S_k = \sum_j S_{kj}$ (sums and counts, never means of means); every device
+        evaluates $\mathcal{L} = \sum_k w_k f_k(S_k)$ and its gradient
+        $\bar S_k = w_k\, \partial f_k / \partial S_k$, pulls $\bar S_k$ back through
+        its own points, and a second `psum` adds the gradients:
+
+        $$\nabla \mathcal{L} = \sum_{j=1}^{D} \sum_k
+        \Big(\frac{\partial S_{kj}}{\partial \theta}\Big)^{\!\top} \bar S_k.$$
+
+        `None` when a term has no such statistics (a mean over its points such as
+        `pinnlib.losses.mean_value`, or a plain function), or a term's count does not
+        divide among the devices: the step then differentiates the loss as one
+        partitioned program.
 
         `rebuild(p) -> (model, args)` gives the model and the loss arguments at the
         trainable parameters `params` (replicated).
         """
         devices = axis_size(self.mesh, self.axis)
-        counts: dict[str, int] = {}
+        reductions = {}
         for name, term in self.terms.items():
             count = _count(batch[name])
-            if (
-                not isinstance(term, LeastSquaresTerm)
-                or not term.pointwise
-                or not count
-                or count % devices
-            ):
+            reduction = _reduction(term, count)
+            if reduction is None or not count or count % devices:
                 return None
-            counts[name] = count
+            reductions[name] = reduction
         model, full_args = rebuild(params)
         self._check(model, batch, weights, full_args)
         weights = jax.lax.stop_gradient(dict(weights))
         axis = self.axis
 
         def local(params, batch, weights):
-            def objective(params):
+            def statistics(params):
                 model, full_args = rebuild(params)
-                sums = {}
-                for name, term in self.terms.items():
-                    misfit = term.misfit(model, batch[name], full_args)
-                    sums[name] = jnp.sum(jnp.square(misfit))
-                total = sum(weights[k] * sums[k] / counts[k] for k in self.terms)
-                return jnp.asarray(total), sums
+                return {
+                    name: reductions[name][0](model, batch[name], full_args)
+                    for name in self.terms
+                }
 
-            (total, sums), grads = jax.value_and_grad(objective, has_aux=True)(params)
-            return jax.lax.psum((total, sums, grads), axis)
+            own, pullback = jax.vjp(statistics, params)
+            stats = jax.lax.psum(own, axis)
+
+            def objective(stats, params):
+                _, full_args = rebuild(params)
+                terms = {
+                    name: reductions[name][1](stats[name], full_args)
+                    for name in self.terms
+                }
+                total = sum(weights[k] * terms[k] for k in self.terms)
+                return jnp.asarray(total), terms
+
+            (total, terms), (cotangent, direct) = jax.value_and_grad(
+                objective, argnums=(0, 1), has_aux=True
+            )(stats, params)
+            (through_points,) = pullback(cotangent)
+            grads = jax.lax.psum(through_points, axis)
+            # The loss arguments' own dependence on the parameters (trainable
+            # coefficients read by `from_statistics`), the same on every device.
+            grads = jax.tree.map(jnp.add, grads, direct)
+            return total, terms, grads
 
         replicated, split = PartitionSpec(), PartitionSpec(axis)
-        total, sums, grads = jax.shard_map(
+        total, terms, grads = jax.shard_map(
             local,
             mesh=self.mesh,
             in_specs=(replicated, split, replicated),
             out_specs=replicated,
             check_vma=False,
         )(params, dict(batch), weights)
-        terms = {name: sums[name] / counts[name] for name in self.terms}
         return (total, terms), grads
+
+
+def _reduction(term: Any, count: int | None):
+    """`(statistics, from_statistics)` of a term whose value adds over points, or None.
+
+    `statistics(model, points, args)` is additive over any split of the points, and
+    `from_statistics(total, args)` is the term's value from the statistics of all
+    of them.
+    """
+    if isinstance(term, LeastSquaresTerm):
+        if not term.pointwise or not count:
+            return None
+
+        def squares(model, points, args):
+            return jnp.sum(jnp.square(term.misfit(model, points, args)))
+
+        return squares, lambda total, args: total / count
+    statistics = getattr(term, "statistics", None)
+    from_statistics = getattr(term, "from_statistics", None)
+    if callable(statistics) and callable(from_statistics):
+        return statistics, from_statistics
+    return None
 
 
 def data_parallel(loss: Any, mesh: Any, axis: str = "data") -> DataParallelLoss:
@@ -114,8 +160,10 @@ def data_parallel(loss: Any, mesh: Any, axis: str = "data") -> DataParallelLoss:
     By default a data-parallel step is one program that XLA partitions: exact for
     every loss, strategy and optimizer, but it coordinates the devices inside the
     forward and backward passes. With this wrapper the training step computes, on
-    each device, the sums of squared misfits of its own points and their gradient,
-    and adds them over the devices with one `psum` (a hand-written `shard_map`):
+    each device, statistics of its own points that add over the points (for a
+    least-squares term the sum $s_{kj}$ of its squared misfits), adds them over the
+    devices with one `psum`, and pulls the loss's gradient back through each
+    device's points before a second `psum` (a hand-written `shard_map`):
 
     $$\mathcal{L} = \sum_k \frac{w_k}{n_k} \sum_{j=1}^{D} s_{kj}, \qquad
     \nabla\mathcal{L} = \sum_{j=1}^{D} \nabla \Big(\sum_k \frac{w_k}{n_k}
@@ -123,14 +171,17 @@ def data_parallel(loss: Any, mesh: Any, axis: str = "data") -> DataParallelLoss:
 
     with $s_{kj}$ the sum over device $j$'s points of term $k$. Sums and counts are
     reduced, never means of means, so the result is the loss of one device up to
-    the order of the additions.
+    the order of the additions. The causal residual (`CausalResidual`) reduces the
+    sums and counts of its time chunks, so its weights are those of all the points
+    (see `DataParallelLoss.value_and_grad`).
 
-    It applies when every term is a least-squares term (all builders in
-    `pinnlib.losses` but the causal residual) and every term's point count divides
-    among the devices of `axis`; otherwise the step uses the partitioned program,
-    which is always exact. Strategies, line searches and Gauss–Newton residuals
-    evaluate the wrapped loss as before. It is meant for one state trained on many
-    devices; for an ensemble split over a members axis keep the plain loss.
+    It applies when every term is a pointwise least-squares term or has additive
+    statistics (every builder in `pinnlib.losses` but `mean_value`) and every
+    term's point count divides among the devices of `axis`; otherwise the step
+    uses the partitioned program, which is always exact. Strategies, line searches
+    and Gauss–Newton residuals evaluate the wrapped loss as before. It is meant for
+    one state trained on many devices; for an ensemble split over a members axis
+    keep the plain loss.
 
     **Arguments:**
 
