@@ -35,8 +35,8 @@ points on the first device, in the same process). `max_rel_diff_vs_1_device` is 
 largest over all set-ups and D.
 
 Every set-up is also run with `pl.parallel.data_parallel(loss, mesh)`, the same
-training with its value and gradient computed per device and summed with one `psum`
-(where every term's count divides among the devices; otherwise, e.g. 2540 points on
+training with its statistics and gradient computed per device and summed with two
+`psum`s (where every term's count divides among the devices; otherwise, e.g. 2540 points on
 8 devices, it is the partitioned step again).
 
 For comparison, the two Burgers set-ups are also run as a hand-written `shard_map`
@@ -449,7 +449,8 @@ def markdown(results: dict, label: str) -> str:
         "Speed-up: steps/s(D) / steps/s(1) for a fixed total; the throughput ratio "
         "steps/s(D) · D / steps/s(1) for a fixed amount per device. "
         "Efficiency = speed-up / D. data_parallel: pinnlib with "
-        "pl.parallel.data_parallel(loss, mesh) (gradient per device, one psum). "
+        "pl.parallel.data_parallel(loss, mesh) (statistics and gradient per device, "
+        "two psums). "
         "shard_map ratio = shard_map steps/s / pinnlib steps/s. Rel diff: "
         "max_t |L_D(t) - L_1(t)| / |L_1(t)| against the same points on one device "
         "(pinnlib).",
