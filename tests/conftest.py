@@ -100,17 +100,8 @@ def pytest_pyfunc_call(pyfuncitem):
         return None
     root = Path(__file__).resolve().parents[1]
     child = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "-n",
-            "0",
-            "-q",
-            "-p",
-            "no:cacheprovider",
-            pyfuncitem.nodeid,
-        ],  # fmt: skip
+        [sys.executable, "-m", "pytest", "-n", "0", "-q", "-p", "no:cacheprovider"]
+        + [pyfuncitem.nodeid],
         cwd=root,
         env={
             **os.environ,
