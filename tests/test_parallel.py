@@ -141,6 +141,27 @@ def test_per_device_gradient_is_the_gradient_or_declines():
         np.testing.assert_allclose(terms[name], terms_1[name], rtol=1e-13)
     for g, g_1 in zip(jax.tree.leaves(grads), jax.tree.leaves(grads_1)):
         np.testing.assert_allclose(g, g_1, rtol=1e-12, atol=1e-15)
+    # A trainable coefficient (nu, read by the residual through `args`): its
+    # gradient comes through the points' statistics as well.
+    trainable = (params, jnp.asarray(0.05))
+
+    def rebuild_nu(p):
+        return eqx.combine(p[0], static), {"nu": p[1]}
+
+    (total, _), grads = jax.jit(
+        lambda p: pl.parallel.data_parallel(causal, mesh).value_and_grad(
+            rebuild_nu, p, other, weights, {"nu": p[1]}
+        )
+    )(trainable)
+    total_1, grads_1 = jax.jit(
+        jax.value_and_grad(
+            lambda p: causal(rebuild_nu(p)[0], other, weights, rebuild_nu(p)[1])[0]
+        )
+    )(trainable)
+    np.testing.assert_allclose(total, total_1, rtol=1e-13)
+    assert abs(float(grads[1])) > 0
+    for g, g_1 in zip(jax.tree.leaves(grads), jax.tree.leaves(grads_1)):
+        np.testing.assert_allclose(g, g_1, rtol=1e-12, atol=1e-15)
     # A mean over the points (a zero-mean gauge) has no such statistics: the step
     # differentiates the loss as one partitioned program.
     mean = pl.losses.combine(
