@@ -200,10 +200,17 @@ def quasi_newton():
     return fixed(training, jnp.float64, 5)
 
 
-def ensemble(mesh, data_axis):
-    """8 members trained under vmap on one device, and split over `mesh`."""
+def ensemble(mesh, data_axis, per_device=False):
+    """8 members trained under vmap on one device, and split over `mesh`.
+
+    `per_device`: the split members train with `data_parallel` over `data_axis`.
+    """
     u, loss, sampler = problem(jnp.float32, EVEN, width=8)
     training = pl.training(loss, optax.adam(1e-3))
+    split = training
+    if per_device:
+        fast = pl.parallel.data_parallel(loss, mesh, data_axis)
+        split = pl.training(fast, optax.adam(1e-3))
     keys = jax.random.split(jax.random.key(0), 8)
     states = eqx.filter_vmap(
         lambda k: training.init(
@@ -216,7 +223,7 @@ def ensemble(mesh, data_axis):
         )
     )(keys)
 
-    def go(states, sampler):
+    def go(states, sampler, training=training):
         run = lambda s: pl.run(training, s, sampler, 20, args={"nu": NU},
                                resample_every=5)  # fmt: skip
         return eqx.filter_vmap(run)(states)
@@ -226,7 +233,7 @@ def ensemble(mesh, data_axis):
     if data_axis is not None:
         many_sampler = pl.parallel.shard_sampler(sampler, mesh, data_axis)
     placed = pl.parallel.shard_members(states, mesh, data_axis=data_axis)
-    many = go(placed, many_sampler)
+    many = go(placed, many_sampler, split)
     members = many.state.model.layers[0].weight.sharding
     out = compare(
         pl.Run(one.state, one.metrics, one.result.max(), one.failed_step),
@@ -295,6 +302,9 @@ CASES = {
     "members": lambda: ensemble(jax.make_mesh((8,), ("members",)), None),
     "members-data": lambda: ensemble(
         jax.make_mesh((4, 2), ("members", "data")), "data"
+    ),
+    "members-data-per-device": lambda: ensemble(
+        jax.make_mesh((4, 2), ("members", "data")), "data", per_device=True
     ),
 }
 

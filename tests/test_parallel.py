@@ -200,7 +200,7 @@ def test_strategies_and_optimizers_on_8_devices_equal_1(eight, case):
         assert found[what] <= FLOAT64, (what, found)
 
 
-@pytest.mark.parametrize("case", ["members", "members-data"])
+@pytest.mark.parametrize("case", ["members", "members-data", "members-data-per-device"])
 def test_sharded_ensemble_equals_vmapped_on_one_device(eight, case):
     found = eight[0][case]
     assert found["spec"].startswith("P('members'"), found

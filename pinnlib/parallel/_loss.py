@@ -179,9 +179,10 @@ def data_parallel(loss: Any, mesh: Any, axis: str = "data") -> DataParallelLoss:
     statistics (every builder in `pinnlib.losses` but `mean_value`) and every
     term's point count divides among the devices of `axis`; otherwise the step
     uses the partitioned program, which is always exact. Strategies, line searches
-    and Gauss–Newton residuals evaluate the wrapped loss as before. It is meant for
-    one state trained on many devices; for an ensemble split over a members axis
-    keep the plain loss.
+    and Gauss–Newton residuals evaluate the wrapped loss as before. Under `vmap`, an
+    ensemble whose members are split over another mesh axis
+    (`pinnlib.parallel.shard_members(states, mesh, data_axis=axis)`) trains each
+    device's members on its own points: the members stay split.
 
     **Arguments:**
 
