@@ -94,6 +94,30 @@ def test_per_device_gradient_on_8_devices_equals_1(eight):
     assert found["opt_state"] <= 100 * FLOAT32, found
 
 
+def _both(loss, mesh, rebuild, params, batch, weights):
+    """`data_parallel(loss)`'s value and gradient at `params`, and jax's."""
+
+    def plain(p):
+        model, args = rebuild(p)
+        return loss(model, batch, weights, args)
+
+    sharded = pl.parallel.data_parallel(loss, mesh)
+    found = jax.jit(
+        lambda p: sharded.value_and_grad(rebuild, p, batch, weights, rebuild(p)[1])
+    )(params)
+    return found, jax.jit(jax.value_and_grad(plain, has_aux=True))(params)
+
+
+def _assert_same(found, expected):
+    (total, terms), grads = found
+    (total_1, terms_1), grads_1 = expected
+    np.testing.assert_allclose(total, total_1, rtol=1e-13)
+    for name in terms:
+        np.testing.assert_allclose(terms[name], terms_1[name], rtol=1e-13)
+    for g, g_1 in zip(jax.tree.leaves(grads), jax.tree.leaves(grads_1), strict=True):
+        np.testing.assert_allclose(g, g_1, rtol=1e-12, atol=1e-15)
+
+
 def test_per_device_gradient_is_the_gradient_or_declines():
     mesh = jax.make_mesh((1,), ("data",))
     u, loss, sampler = burgers_problem(width=8, depth=2, counts=(40, 8, 8))
@@ -105,19 +129,7 @@ def test_per_device_gradient_is_the_gradient_or_declines():
     def rebuild(p):
         return eqx.combine(p, static), args
 
-    sharded = pl.parallel.data_parallel(loss, mesh)
-    per_device = jax.jit(
-        lambda p: sharded.value_and_grad(rebuild, p, batch, weights, args)
-    )
-    (total, terms), grads = per_device(params)
-    (total_1, terms_1), grads_1 = eqx.filter_jit(
-        eqx.filter_value_and_grad(lambda m: loss(m, batch, weights, args), has_aux=True)
-    )(u)
-    np.testing.assert_allclose(total, total_1, rtol=1e-13)
-    for name in terms:
-        np.testing.assert_allclose(terms[name], terms_1[name], rtol=1e-13)
-    for g, g_1 in zip(jax.tree.leaves(grads), jax.tree.leaves(grads_1)):
-        np.testing.assert_allclose(g, g_1, rtol=1e-12, atol=1e-15)
+    _assert_same(*_both(loss, mesh, rebuild, params, batch, weights))
     # A causal residual reduces the sums and counts of its time chunks, and a
     # relative error its sum of ratios and count: the same value and gradient.
     causal = pl.losses.combine(
@@ -126,42 +138,17 @@ def test_per_device_gradient_is_the_gradient_or_declines():
         ic=pl.losses.relative_l2(),
     )
     other = {**batch, "ic": (batch["ic"], 1.0 + batch["ic"][:, 0] ** 2)}
-    (total, terms), grads = jax.jit(
-        lambda p: pl.parallel.data_parallel(causal, mesh).value_and_grad(
-            rebuild, p, other, weights, args
-        )
-    )(params)
-    (total_1, terms_1), grads_1 = eqx.filter_jit(
-        eqx.filter_value_and_grad(
-            lambda m: causal(m, other, weights, args), has_aux=True
-        )
-    )(u)
-    np.testing.assert_allclose(total, total_1, rtol=1e-13)
-    for name in terms:
-        np.testing.assert_allclose(terms[name], terms_1[name], rtol=1e-13)
-    for g, g_1 in zip(jax.tree.leaves(grads), jax.tree.leaves(grads_1)):
-        np.testing.assert_allclose(g, g_1, rtol=1e-12, atol=1e-15)
+    _assert_same(*_both(causal, mesh, rebuild, params, other, weights))
     # A trainable coefficient (nu, read by the residual through `args`): its
     # gradient comes through the points' statistics as well.
-    trainable = (params, jnp.asarray(0.05))
 
     def rebuild_nu(p):
         return eqx.combine(p[0], static), {"nu": p[1]}
 
-    (total, _), grads = jax.jit(
-        lambda p: pl.parallel.data_parallel(causal, mesh).value_and_grad(
-            rebuild_nu, p, other, weights, {"nu": p[1]}
-        )
-    )(trainable)
-    total_1, grads_1 = jax.jit(
-        jax.value_and_grad(
-            lambda p: causal(rebuild_nu(p)[0], other, weights, rebuild_nu(p)[1])[0]
-        )
-    )(trainable)
-    np.testing.assert_allclose(total, total_1, rtol=1e-13)
-    assert abs(float(grads[1])) > 0
-    for g, g_1 in zip(jax.tree.leaves(grads), jax.tree.leaves(grads_1)):
-        np.testing.assert_allclose(g, g_1, rtol=1e-12, atol=1e-15)
+    trainable = (params, jnp.asarray(0.05))
+    found, expected = _both(causal, mesh, rebuild_nu, trainable, other, weights)
+    assert abs(float(found[1][1])) > 0
+    _assert_same(found, expected)
     # A mean over the points (a zero-mean gauge) has no such statistics: the step
     # differentiates the loss as one partitioned program.
     mean = pl.losses.combine(
