@@ -169,6 +169,17 @@ def test_mean_value_with_components():
     )
     assert float(terms["point"]) == pytest.approx(4.5**2)
     assert float(total) == pytest.approx(float(mean[2]) ** 2 + 4.5**2)
+    # its value from sums over any split of the points (pl.parallel.data_parallel)
+    parts = [two.statistics(field, p, None) for p in (points[:7], points[7:])]
+    total_sum, count = jax.tree.map(lambda a, b: a + b, *parts)
+    np.testing.assert_allclose(total_sum, jnp.sum(jax.vmap(field)(points), 0)[::2])
+    assert float(count) == 20
+    shifted = pl.losses.mean_value((0.0, 1.0), components=(0, 2))
+    np.testing.assert_allclose(
+        shifted.from_statistics((total_sum, count), None),
+        shifted(field, points, None),
+        rtol=1e-13,
+    )
 
 
 def test_mean_value_bad_arguments():

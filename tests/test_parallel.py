@@ -149,12 +149,19 @@ def test_per_device_gradient_is_the_gradient_or_declines():
     found, expected = _both(causal, mesh, rebuild_nu, trainable, other, weights)
     assert abs(float(found[1][1])) > 0
     _assert_same(found, expected)
-    # A mean over the points (a zero-mean gauge) has no such statistics: the step
-    # differentiates the loss as one partitioned program.
+    # A zero-mean gauge reduces the sum of the field and the count.
     mean = pl.losses.combine(
-        pde=loss.terms["pde"], bc=pl.losses.mean_value(0.0), ic=loss.terms["ic"]
+        pde=loss.terms["pde"], bc=pl.losses.mean_value(0.3), ic=loss.terms["ic"]
     )
-    declined = pl.parallel.data_parallel(mean, mesh)
+    _assert_same(*_both(mean, mesh, rebuild, params, batch, weights))
+    # A plain function has no statistics: the step differentiates the loss as one
+    # partitioned program.
+    plain = pl.losses.combine(
+        pde=loss.terms["pde"],
+        bc=lambda m, points, a: jnp.mean(jax.vmap(m)(points)) ** 2,
+        ic=loss.terms["ic"],
+    )
+    declined = pl.parallel.data_parallel(plain, mesh)
     assert declined.value_and_grad(rebuild, params, batch, weights, args) is None
     with pytest.raises(ValueError, match="a CompositeLoss"):
         pl.parallel.data_parallel(lambda m, b, w, a: 0.0, mesh)

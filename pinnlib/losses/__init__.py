@@ -26,6 +26,7 @@ from ._operator import (
     relative_l2 as relative_l2,
 )
 from ._terms import (
+    MeanValue as MeanValue,
     data as data,
     dirichlet as dirichlet,
     initial as initial,

@@ -47,7 +47,8 @@ class LeastSquaresTerm(eqx.Module):
       for every builder but `pinnlib.losses.mean_value`). The per-point Jacobian of
       Gauss–Newton optimizers and `pinnlib.parallel.data_parallel` rely on it; a
       term that is not pointwise gets its Jacobian in one `jax.jacrev`, and
-      `data_parallel` leaves the loss to the partitioned program.
+      `data_parallel` leaves the loss to the partitioned program unless the term
+      has `statistics` and `from_statistics` methods (as `MeanValue`).
 
     !!! example
 

@@ -7,12 +7,13 @@ components of vector-valued fields: $\\mathcal{L} = \\frac1n \\sum_k \\|r(x_k)\\
 import functools
 import operator
 from collections.abc import Callable, Sequence
-from typing import cast
+from typing import Any, cast
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jaxtyping import Array
+from jaxtyping import Array, Float
 
 from .._custom_types import Args, Point, PointFn, Scalar
 from .._errors import (
@@ -397,9 +398,7 @@ def _mean_target(where: str, target):
     return lambda dtype: jnp.asarray(values, dtype)
 
 
-def mean_value(
-    target=0.0, *, components: Sequence[int] | None = None
-) -> LeastSquaresTerm:
+def mean_value(target=0.0, *, components: Sequence[int] | None = None) -> "MeanValue":
     r"""The mean of the field over the term's points equals `target`.
 
     The misfit is the single residual $\bar u - c$ with
@@ -419,8 +418,9 @@ def mean_value(
       output shape. Numbers take the model's dtype; an array must have it.
     - `components`: output indices of a vector field to constrain (keyword-only).
 
-    **Returns:** a `LeastSquaresTerm` that reads no `args`; its misfit has shape
-    `(1,)` + the (selected) output shape, e.g. `(1, c)` with `c` components.
+    **Returns:** a `MeanValue`, a `LeastSquaresTerm` that reads no `args`; its
+    misfit has shape `(1,)` + the (selected) output shape, e.g. `(1, c)` with `c`
+    components.
 
     **Raises:** `ValueError` for a non-numeric or non-finite `target` or bad
     `components`; at trace time, `ValueError` for a target of another shape than
@@ -449,7 +449,59 @@ def mean_value(
         mean = jnp.mean(jax.vmap(field)(points), axis=0)
         return (mean - value)[None]
 
-    return least_squares(misfit, accepts=(), pointwise=False)
+    return MeanValue(
+        misfit, frozenset(), False, components=components, make_target=make_target
+    )
+
+
+class MeanValue(LeastSquaresTerm):
+    r"""The term made by `mean_value`: $\|\bar u - c\|^2$, with additive statistics.
+
+    A `LeastSquaresTerm` (its misfit is the one row $\bar u - c$, so Gauss–Newton
+    optimizers take it) whose value also comes from sums over the points:
+
+    - `statistics(model, points, args)`: $(S, n)$, the sum of the (selected)
+      outputs over the points and their number;
+    - `from_statistics(stats, args)`: $\|S / n - c\|^2$.
+
+    `pinnlib.parallel.data_parallel` adds the statistics of every device's points,
+    so the mean is that of all the points.
+
+    **Fields:** those of `LeastSquaresTerm`, and `components` and `make_target`
+    (the target $c$ in a given dtype).
+
+    !!! example
+
+        ```python
+        gauge = pl.losses.mean_value(0.0, components=(2,))
+        total, count = gauge.statistics(u, points, None)   # (1,), ()
+        gauge.from_statistics((total, count), None)         # = gauge(u, points, None)
+        ```
+    """
+
+    components: tuple[int, ...] | None = eqx.field(static=True, default=None)
+    make_target: Callable[[Any], Array] | None = eqx.field(static=True, default=None)
+
+    def statistics(
+        self, model: PointFn, points: Any, args: Args = None
+    ) -> tuple[Array, Float[Array, ""]]:
+        """The sum of the (selected) outputs over the points, and their number."""
+        where = "pinnlib.losses.mean_value"
+        check_points(f"{where}: points", points)
+        field = _selected(where, model, self.components, points)
+        shape = _at_point(field, points)
+        _check_target(f"{where}(target=...)", shape, self._target(shape.dtype))
+        values = jax.vmap(field)(points)
+        return jnp.sum(values, axis=0), jnp.asarray(points.shape[0], values.dtype)
+
+    def from_statistics(self, stats: Any, args: Args = None) -> Float[Array, ""]:
+        r"""$\|S / n - c\|^2$ from the sum and the number of points."""
+        total, count = stats
+        mean = total / count
+        return jnp.sum(jnp.square(mean - self._target(mean.dtype)))
+
+    def _target(self, dtype) -> Array:
+        return cast(Callable[[Any], Array], self.make_target)(dtype)
 
 
 def periodic(*, axis: int, period: float, derivatives: int = 1) -> LeastSquaresTerm:

@@ -59,7 +59,8 @@ class DataParallelLoss(CompositeLoss):
         add over the points: for a pointwise `LeastSquaresTerm`
         $S_k = \sum_i \|m_k(x_i)\|^2$ and $f_k(S) = S / n_k$; for a term with
         `statistics` and `from_statistics` methods (`CausalResidual`: the sums and
-        counts of each time chunk), those. With the points split into equal parts
+        counts of each time chunk; `MeanValue`: the sum of the field and the count),
+        those. With the points split into equal parts
         over the $D$ devices of `axis`, device $j$ computes its own statistics
         $S_{kj}$ and their pullback (`jax.vjp`); one `psum` adds them,
         $S_k = \sum_j S_{kj}$ (sums and counts, never means of means); every device
@@ -70,10 +71,10 @@ class DataParallelLoss(CompositeLoss):
         $$\nabla \mathcal{L} = \sum_{j=1}^{D} \sum_k
         \Big(\frac{\partial S_{kj}}{\partial \theta}\Big)^{\!\top} \bar S_k.$$
 
-        `None` when a term has no such statistics (a mean over its points such as
-        `pinnlib.losses.mean_value`, or a plain function), or a term's count does not
-        divide among the devices: the step then differentiates the loss as one
-        partitioned program.
+        `None` when a term has no such statistics (a plain function, or a
+        least-squares term that is not pointwise and has no `statistics`), or a
+        term's count does not divide among the devices: the step then
+        differentiates the loss as one partitioned program.
 
         `rebuild(p) -> (model, args)` gives the model and the loss arguments at the
         trainable parameters `params` (replicated).
@@ -139,18 +140,16 @@ def _reduction(term: Any, count: int | None):
     `from_statistics(total, args)` is the term's value from the statistics of all
     of them.
     """
-    if isinstance(term, LeastSquaresTerm):
-        if not term.pointwise or not count:
-            return None
+    statistics = getattr(term, "statistics", None)
+    from_statistics = getattr(term, "from_statistics", None)
+    if callable(statistics) and callable(from_statistics):
+        return statistics, from_statistics
+    if isinstance(term, LeastSquaresTerm) and term.pointwise and count:
 
         def squares(model, points, args):
             return jnp.sum(jnp.square(term.misfit(model, points, args)))
 
         return squares, lambda total, args: total / count
-    statistics = getattr(term, "statistics", None)
-    from_statistics = getattr(term, "from_statistics", None)
-    if callable(statistics) and callable(from_statistics):
-        return statistics, from_statistics
     return None
 
 
@@ -176,10 +175,10 @@ def data_parallel(loss: Any, mesh: Any, axis: str = "data") -> DataParallelLoss:
     (see `DataParallelLoss.value_and_grad`).
 
     It applies when every term is a pointwise least-squares term or has additive
-    statistics (every builder in `pinnlib.losses` but `mean_value`) and every
-    term's point count divides among the devices of `axis`; otherwise the step
-    uses the partitioned program, which is always exact. Strategies, line searches
-    and Gauss–Newton residuals evaluate the wrapped loss as before. Under `vmap`, an
+    statistics (every builder in `pinnlib.losses`) and every term's point count
+    divides among the devices of `axis`; otherwise the step uses the partitioned
+    program, which is always exact. Strategies, line searches and Gauss–Newton
+    residuals evaluate the wrapped loss as before. Under `vmap`, an
     ensemble whose members are split over another mesh axis
     (`pinnlib.parallel.shard_members(states, mesh, data_axis=axis)`) trains each
     device's members on its own points: the members stay split.
