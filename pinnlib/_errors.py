@@ -132,20 +132,6 @@ def check_output_value(
         )
 
 
-__all__ = [
-    "bad_argument",
-    "check_output_value",
-    "check_components",
-    "check_finite",
-    "check_point_function",
-    "check_points",
-    "check_positive_int",
-    "check_samples",
-    "is_traced",
-    "recast",
-]
-
-
 def check_samples(where: str, samples) -> int:
     """The number of samples in `samples`: arrays `(n, ...)` (an array, or a tuple or
     other pytree of them) with the same positive leading size n.
@@ -188,3 +174,18 @@ def check_time_range(where: str, value) -> tuple[float, float]:
             "Pass the time interval of the domain, e.g. (0.0, 1.0).",
         )
     return t0, t1
+
+
+__all__ = [
+    "bad_argument",
+    "check_components",
+    "check_finite",
+    "check_output_value",
+    "check_point_function",
+    "check_points",
+    "check_positive_int",
+    "check_samples",
+    "check_time_range",
+    "is_traced",
+    "recast",
+]
