@@ -101,22 +101,34 @@ def check_point_function(where: str, value):
     return lambda x: jnp.asarray(constant)
 
 
-def recast(output, value) -> bool:
-    """Whether a float `value`, not weakly typed, has another dtype than `output`."""
+def recast(output, value, *, floats_only: bool = True) -> bool:
+    """Whether `value`, not weakly typed, has another dtype than `output`.
+
+    With `floats_only` (the default) only a float value against a float output
+    counts; otherwise any dtype (an integer value too).
+    """
     floating = all(jnp.issubdtype(v.dtype, jnp.floating) for v in (output, value))
     weak = getattr(value, "weak_type", False)
-    return floating and not weak and value.dtype != output.dtype
+    compared = floating or not floats_only
+    return compared and not weak and value.dtype != output.dtype
 
 
 def check_output_value(
-    where: str, output, value, *, what: str, expected: str, fix: str
+    where: str,
+    output,
+    value,
+    *,
+    what: str,
+    expected: str,
+    fix: str,
+    floats_only: bool = True,
 ) -> None:
     """Raise unless `value` fits a field's `output` at one point.
 
     `output` and `value` are arrays or shape structs. The value must broadcast to the
-    output's shape (else a `ValueError` from `expected` and `fix`), and a float value
-    that is not weakly typed must have the output's dtype (else a `TypeError` that
-    names `what`, e.g. "the target").
+    output's shape (else a `ValueError` from `expected` and `fix`), and a value that
+    is not weakly typed must have the output's dtype (else a `TypeError` that names
+    `what`, e.g. "the target"): a float value, or with `floats_only=False` any.
     """
     try:
         fits = jnp.broadcast_shapes(output.shape, value.shape) == tuple(output.shape)
@@ -124,7 +136,7 @@ def check_output_value(
         fits = False
     if not fits:
         raise bad_argument(where, expected, value.shape, fix)
-    if recast(output, value):
+    if recast(output, value, floats_only=floats_only):
         raise TypeError(
             f"{where}: {what} is {value.dtype} but the field's output is "
             f"{output.dtype}. Compute it from the point x (it has the model's dtype) "

@@ -194,3 +194,6 @@ def test_bad_arguments():
     wide = pl.nn.ExactDirichlet(_net(), _disk_phi, lambda x: jnp.ones((), jnp.float64))
     with pytest.raises(TypeError, match="never casts"):
         wide(x)
+    integer = pl.nn.ExactDirichlet(_net(), _disk_phi, lambda x: jnp.ones((), jnp.int32))
+    with pytest.raises(TypeError, match="never casts"):
+        integer(x)

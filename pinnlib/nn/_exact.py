@@ -138,6 +138,7 @@ class ExactDirichlet(eqx.Module):
             what="g's value",
             expected=f"values of shape {shape} (or a scalar) per point",
             fix="Return one value per imposed output of the network.",
+            floats_only=False,
         )
         return jnp.broadcast_to(value, shape).astype(dtype)
 
