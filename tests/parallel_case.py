@@ -173,6 +173,32 @@ def rad():
     return sampled(training, jnp.float64, 10, 5)
 
 
+def rar_d():
+    """RAR-D: points added where the residual is large, every 5 steps."""
+    domain = pl.domains.SpaceTime(pl.domains.Interval(-1.0, 1.0), 0.0, 1.0)
+    pool = pl.domains.sampler(domain, dtype=jnp.float64, pde=("interior", 2000))
+    training = pl.training(
+        loss_of(jnp.float64),
+        optax.adam(1e-3),
+        sampling=pl.sampling.rar_d(pool, num_points=400, num_added=40),
+        sample_every=5,
+    )
+    return sampled(training, jnp.float64, 15, 5)
+
+
+def time_marching():
+    """Time marching: fresh points on a window that grows every 5 steps."""
+    domain = pl.domains.SpaceTime(pl.domains.Interval(-1.0, 1.0), 0.0, 1.0)
+    pool = pl.domains.sampler(domain, dtype=jnp.float64, pde=("interior", 400))
+    training = pl.training(
+        loss_of(jnp.float64),
+        optax.adam(1e-3),
+        sampling=pl.sampling.time_marching(pool, num_windows=3, steps_per_window=5),
+        sample_every=1,
+    )
+    return sampled(training, jnp.float64, 15, 5)
+
+
 def causal(per_device=False):
     """The causal residual; `per_device`: on 8 devices with `data_parallel`."""
     loss = pl.losses.combine(
@@ -295,6 +321,8 @@ CASES = {
     "lbfgs-float64": lambda: lbfgs(jnp.float64),
     "ntk-float64": ntk,
     "rad-float64": rad,
+    "rar_d-float64": rar_d,
+    "time_marching-float64": time_marching,
     "causal-float64": causal,
     "causal-per-device-float64": lambda: causal(per_device=True),
     "gauss_newton-float64": gauss_newton,

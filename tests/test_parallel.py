@@ -186,7 +186,16 @@ def test_lbfgs_in_float32_drifts_only_by_rounding(eight):
 
 @pytest.mark.parametrize(
     "case",
-    ["ntk", "rad", "causal", "causal-per-device", "gauss_newton", "ssbroyden"],
+    [
+        "ntk",
+        "rad",
+        "rar_d",
+        "time_marching",
+        "causal",
+        "causal-per-device",
+        "gauss_newton",
+        "ssbroyden",
+    ],
 )
 def test_strategies_and_optimizers_on_8_devices_equal_1(eight, case):
     found = eight[0][f"{case}-float64"]
