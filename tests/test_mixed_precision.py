@@ -252,3 +252,58 @@ def test_mixed_linear_needs_a_linear():
     # annotation check (a TypeError) rejects the argument first.
     with pytest.raises((TypeError, ValueError), match="linear"):
         pl.nn.MixedLinear(jnp.ones((2, 2), F32))  # pyright: ignore[reportArgumentType]
+
+
+@pytest.mark.parametrize(
+    "build",
+    [
+        lambda k: pl.nn.mlp(2, width=8, depth=2, key=k, dtype=F32),
+        lambda k: eqx.nn.MLP(2, 3, 4, 3, scan=True, key=k, dtype=F32),
+        lambda k: eqx.nn.MLP(
+            "scalar", "scalar", 4, 1, use_bias=False, key=k, dtype=F32
+        ),  # fmt: skip
+        lambda k: pl.nn.PirateNet(2, width=8, depth=1, key=k, dtype=F32),
+    ],
+    ids=["mlp", "mlp-scan", "scalar-no-bias", "piratenet"],
+)
+def test_full_precision_undoes_mixed_precision(build):
+    model = _build(build)
+    back = pl.nn.full_precision(pl.nn.mixed_precision(model))
+    assert _count(back, pl.nn.MixedLinear) == 0
+    assert jax.tree.structure(back) == jax.tree.structure(model)
+    for a, b in zip(jax.tree.leaves(back), jax.tree.leaves(model)):
+        assert a is b or not eqx.is_array(a)  # the same arrays, not copies
+    x = _points(8)
+    if _count(model, eqx.nn.MLP) and model.in_size == "scalar":
+        x = x[:, 0]
+    np.testing.assert_array_equal(_values(back, x), _values(model, x))
+
+
+def test_full_precision_finishes_a_mixed_training():
+    u, loss, sampler = burgers_problem(width=8, depth=2, counts=(32, 8, 8), dtype=F32)
+    first = pl.training(loss, optax.adam(1e-3))
+    state = first.init(pl.nn.mixed_precision(u), key=jax.random.key(1))
+    mixed = pl.run(first, state, sampler, 20, args={"nu": NU}).state.model
+    u32 = pl.nn.full_precision(mixed)
+    # The trained master weights, now multiplied in float32.
+    x = _points(8)
+    _assert_bf16_close(_values(u32, x), _values(mixed, x))
+    assert np.abs(np.asarray(_values(u32, x) - _values(mixed, x))).max() > 1e-6
+    second = pl.training(loss, optax.adam(1e-3))
+    out = pl.run(second, second.init(u32, key=jax.random.key(2)), sampler, 5,
+                 args={"nu": NU})  # fmt: skip
+    assert pl.RESULTS(int(out.result)) == pl.RESULTS.successful
+    assert _count(out.state.model, eqx.nn.Linear) == 3
+
+
+def test_full_precision_converts_ensembles_and_refuses_nothing_to_do():
+    u = _mlp()
+    stacked = jax.tree.map(lambda a: jnp.stack([a, -a]) if eqx.is_array(a) else a, u)
+    mixed = eqx.filter_vmap(pl.nn.mixed_precision)(stacked)
+    back = eqx.filter_vmap(pl.nn.full_precision)(mixed)
+    assert _count(back, eqx.nn.Linear) == 3
+    assert jax.tree.structure(back) == jax.tree.structure(stacked)
+    for a, b in zip(jax.tree.leaves(back), jax.tree.leaves(stacked)):
+        assert not eqx.is_array(a) or np.array_equal(a, b)
+    with pytest.raises(ValueError, match=r"full_precision\(model=\.\.\.\)"):
+        pl.nn.full_precision(u)

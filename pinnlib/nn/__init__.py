@@ -13,7 +13,11 @@ from ._factorized import (
     factorized_mlp as factorized_mlp,
 )
 from ._fno import FNO as FNO, SpectralConv as SpectralConv
-from ._mixed import MixedLinear as MixedLinear, mixed_precision as mixed_precision
+from ._mixed import (
+    MixedLinear as MixedLinear,
+    full_precision as full_precision,
+    mixed_precision as mixed_precision,
+)
 from ._mlp import ACTIVATIONS as ACTIVATIONS, mlp as mlp
 from ._modified_mlp import ModifiedMLP as ModifiedMLP
 from ._piratenet import (

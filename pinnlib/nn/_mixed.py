@@ -200,3 +200,68 @@ def mixed_precision(model: _Model, dtype=jnp.bfloat16) -> _Model:
         model,
         is_leaf=_is_linear,
     )
+
+
+def _is_mixed(node) -> bool:
+    return isinstance(node, MixedLinear)
+
+
+def _linear(layer: MixedLinear) -> eqx.nn.Linear:
+    """The `eqx.nn.Linear` holding `layer`'s arrays (not copies)."""
+    shell = eqx.nn.Linear(
+        layer.in_features,
+        layer.out_features,
+        use_bias=layer.use_bias,
+        dtype=layer.weight.dtype,
+        key=jax.random.key(0),
+    )
+    if layer.bias is None:
+        return eqx.tree_at(lambda lin: lin.weight, shell, layer.weight)
+    return eqx.tree_at(
+        lambda lin: (lin.weight, lin.bias), shell, (layer.weight, layer.bias)
+    )
+
+
+def full_precision(model: _Model) -> _Model:
+    r"""A copy of `model` whose `MixedLinear` layers multiply in full precision again.
+
+    The inverse of `mixed_precision`: every `pinnlib.nn.MixedLinear` becomes the
+    `eqx.nn.Linear` with the same `weight` and `bias` arrays (not copies), which
+    computes $y = W x + b$ in the weights' dtype. So
+    `full_precision(mixed_precision(model))` is `model`, bit for bit. Use it to
+    finish a training begun in mixed precision: the trained float32 master weights
+    then reach the accuracy of float32 products (a new training phase, with a fresh
+    optimizer state for the model's new structure).
+
+    **Arguments:**
+
+    - `model`: any pytree containing at least one `MixedLinear` (also stacked, or
+      converted under `vmap`: the arrays keep their leading axes).
+
+    **Returns:** a pytree of the same structure, with each `MixedLinear` replaced by
+    an `eqx.nn.Linear`; `model` itself is unchanged.
+
+    **Raises:** `ValueError` if `model` has no `MixedLinear` (nothing would change).
+
+    !!! example
+
+        ```python
+        u = pl.nn.mixed_precision(pl.nn.mlp(2, width=64, depth=4, key=key))
+        # ... Adam in mixed precision, then the last phase in float32:
+        u32 = pl.nn.full_precision(u)      # eqx.nn.Linear layers, the same arrays
+        state = pl.training(loss, optax.lbfgs()).init(u32, key=key)
+        ```
+    """
+    if not any(_is_mixed(leaf) for leaf in jax.tree.leaves(model, is_leaf=_is_mixed)):
+        raise bad_argument(
+            "pinnlib.nn.full_precision(model=...)",
+            "a model containing pinnlib.nn.MixedLinear layers",
+            f"a {type(model).__name__} without any",
+            "Nothing would change: only the layers made by "
+            "pinnlib.nn.mixed_precision are converted back.",
+        )
+    return jax.tree.map(
+        lambda node: _linear(node) if _is_mixed(node) else node,
+        model,
+        is_leaf=_is_mixed,
+    )
