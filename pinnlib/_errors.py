@@ -1,5 +1,6 @@
 """Helpers that build the library's error messages: argument, what came, how to fix."""
 
+import equinox as eqx
 import jax
 import jax.core
 import jax.numpy as jnp
@@ -188,6 +189,18 @@ def check_time_range(where: str, value) -> tuple[float, float]:
     return t0, t1
 
 
+def error_unless(array, ok, message: str):
+    """``array``, with a runtime error (``eqx.error_if``) carrying ``message`` unless ``ok``.
+
+    The check is made on the scalar ``ok``, not on ``array``: ``eqx.error_if`` passes
+    its argument through a host callback, which would pin a sharded ``array`` to one
+    device. ``array`` then depends on the checked flag (NaN where it is false, as
+    ``EQX_ON_ERROR=nan`` asks), so the check is never dropped from the program.
+    """
+    ok = eqx.error_if(ok, ~ok, message)
+    return jnp.where(ok, array, jnp.nan)
+
+
 __all__ = [
     "bad_argument",
     "check_components",
@@ -198,6 +211,7 @@ __all__ = [
     "check_positive_int",
     "check_samples",
     "check_time_range",
+    "error_unless",
     "is_traced",
     "recast",
 ]

@@ -11,6 +11,7 @@ are exchanged with the test process, which runs on a single device.
 """
 
 import json
+import re
 import sys
 import time
 
@@ -270,6 +271,45 @@ def ensemble(mesh, data_axis, per_device=False):
     return out
 
 
+def sampler_placement() -> dict:
+    """Where a sharded sampler draws: the collectives of its compiled program.
+
+    `{name: {"equal": sharded draw == one device's draw, "gathered": entries of
+    arrays moved between devices, "devices": devices holding the draw}}` for a
+    space-time interior (drawn row by row where it lands) and a plate with a hole
+    (a set operation, sampled by rejection).
+    """
+    domains = pl.domains
+    plate = domains.Difference(
+        domains.Box((-1.0, -1.0), (1.0, 1.0)), domains.Disk((0.0, 0.0), 0.3)
+    )
+    samplers = {
+        "interior": pl.domains.sampler(
+            domains.SpaceTime(domains.Interval(-1.0, 1.0), 0.0, 1.0),
+            pde=("interior", 800),
+        ),
+        "plate": pl.domains.sampler(plate, pde=("interior", 800), bc=("boundary", 80)),
+    }
+    out = {}
+    for name, sampler in samplers.items():
+        sharded = jax.jit(pl.parallel.shard_sampler(sampler, data_mesh()))
+        text = sharded.lower(jax.random.key(0)).compile().as_text()
+        moved = re.findall(
+            r"= \w+\[([\d,]*)\][^ ]* (?:all-gather|all-reduce|all-to-all|"
+            r"collective-permute|reduce-scatter)(?:-start)?\(",
+            text,
+        )
+        one, many = jax.jit(sampler)(jax.random.key(0)), sharded(jax.random.key(0))
+        out[name] = {
+            "equal": all(np.array_equal(one[k], many[k]) for k in one),
+            "gathered": sum(
+                int(np.prod([int(n) for n in m.split(",") if n])) for m in moved if m
+            ),
+            "devices": min(len(x.sharding.device_set) for x in many.values()),
+        }
+    return out
+
+
 CHECKPOINT_RUN = dict(args={"nu": NU}, resample_every=5)
 
 
@@ -346,5 +386,6 @@ if __name__ == "__main__":
         results[name] = case()
         print(f"{name}: {time.perf_counter() - start:.1f} s", file=sys.stderr)
     results["checkpoints"] = checkpoints(directory)
+    results["sampler_placement"] = sampler_placement()
     with open(out, "w") as file:
         json.dump(results, file, indent=1)

@@ -330,3 +330,10 @@ def test_darcy_pairs_batches_jit_and_vmap():
 def test_darcy_errors(a, kwargs, match):
     with pytest.raises(ValueError, match=match):
         pl.data.darcy_solve(a, **kwargs)
+
+
+def test_darcy_checks_a_traced_coefficient_when_it_runs():
+    solve = jax.jit(lambda c: pl.data.darcy_solve(c))
+    assert np.all(np.isfinite(solve(jnp.ones((8, 8)))))
+    with pytest.raises(Exception, match="the coefficient must be positive"):
+        jax.block_until_ready(solve(-jnp.ones((8, 8))))

@@ -211,6 +211,14 @@ def test_sharded_ensemble_equals_vmapped_on_one_device(eight, case):
         assert found[what] <= FLOAT32, (what, found)
 
 
+def test_sharded_sampler_draws_on_each_device(eight):
+    # The draw of one device, split over 8, with no points moved between devices:
+    # neither for a space-time interior nor for a set operation sampled by
+    # rejection, whose failure check once pinned the whole batch to one device.
+    for name, found in eight[0]["sampler_placement"].items():
+        assert found == {"equal": True, "gathered": 0, "devices": 8}, (name, found)
+
+
 def test_checkpoint_of_8_devices_continues_on_1(eight):
     results, directory, _ = eight
     u, training, sampler = checkpoint_problem()

@@ -369,6 +369,16 @@ def test_bad_shapes(build, match):
         build()
 
 
+def test_nearly_empty_set_operation_raises(getkey):
+    # Only slivers of the corners remain: rejection sampling gives up and says why,
+    # eagerly and compiled.
+    corners = pd.Box((-1.0, -1.0), (1.0, 1.0)) - pd.Disk((0.0, 0.0), 1.41421)
+    draw = lambda key: pd.sample_interior(corners, 100, key=key)  # noqa: E731
+    for run in (draw, jax.jit(draw)):
+        with pytest.raises(Exception, match="rejection sampling found too few points"):
+            run(getkey())
+
+
 def test_bad_calls(getkey):
     plate = _plate()
     with pytest.raises(ValueError, match=r"sample_interior\(method=...\).*grid"):

@@ -9,7 +9,7 @@ import lineax as lx
 import numpy as np
 from jaxtyping import Array, ArrayLike, DTypeLike, Float, PRNGKeyArray
 
-from .._errors import bad_argument, check_positive_int, is_traced
+from .._errors import bad_argument, check_positive_int, error_unless, is_traced
 from ._fields import check_coefficient, map_in_batches, neumann_grf
 
 #: Default relative tolerance per dtype: 14 and 22 CG steps for the benchmark data.
@@ -61,9 +61,9 @@ def _solve_one(a, f, basis, rtol, atol, max_steps):
 def _solve(a, forcing, rtol, atol, max_steps, batch_size):
     n1, n2 = a.shape[-2:]
     basis = (_sine_basis(n1, a.dtype), _sine_basis(n2, a.dtype))
-    a = eqx.error_if(
+    a = error_unless(
         a,
-        ~(jnp.min(a) > 0),
+        jnp.min(a) > 0,
         "pinnlib.data.darcy_solve(a=...): the coefficient must be positive.",
     )
     flat_a = a.reshape(-1, n1, n2)

@@ -2,12 +2,11 @@
 
 from collections.abc import Callable
 
-import equinox as eqx
 import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Bool, Float, PRNGKeyArray
 
-from .._errors import bad_argument
+from .._errors import bad_argument, error_unless
 from ._sequences import grid
 
 
@@ -93,9 +92,9 @@ def rejection_sample(
         jnp.zeros((num_points, dim), dtype),
     )
     _, count, points = jax.lax.while_loop(cond, body, init)
-    return eqx.error_if(
+    return error_unless(
         points,
-        count < num_points,
+        count == num_points,
         f"{what}: rejection sampling found too few points after {max_rounds} rounds "
         "of candidates: the region (or face) is empty or nearly so. Check the "
         "operands of the set operation.",
