@@ -28,8 +28,12 @@ class ShardedSampler(eqx.Module):
 
     Calling it (or its `at_step`, when the wrapped sampler has one) draws the
     wrapped sampler's batch and constrains every array to be split along its
-    leading axis. Inside a compiled loop XLA then draws each device's rows on that
-    device: no points are drawn on the host or moved between devices.
+    leading axis. Inside a compiled loop XLA then computes each device's rows on
+    that device, never on the host: uniform draws and point sequences row by row,
+    and a set operation's rejection sampling (whose loop needs every candidate)
+    whole on every device, each keeping its own rows. A set joined from pieces,
+    such as the faces of a box's boundary, may be reassembled with small gathers
+    between devices.
 
     **Attributes:** `sampler` (the wrapped sampler), `sharding` (the
     `NamedSharding` of the leading axis).
@@ -65,7 +69,8 @@ def shard_sampler(sampler: Any, mesh: Any, axis: str = "data") -> ShardedSampler
     Data-parallel training redraws its collocation points inside the compiled
     loop; with this wrapper every array of each batch is split along its leading
     axis over the devices of `axis`, and XLA computes each device's rows on that
-    device. Random draws stay the draws of one device: JAX's `threefry` generator is
+    device (see `ShardedSampler` for what is computed where). Random draws stay the
+    draws of one device: JAX's `threefry` generator is
     partitionable (`jax_threefry_partitionable`, on by default), so device $j$
     computes rows $[j n / D, (j + 1) n / D)$ of the same $n$ points a single device
     would draw, and quasi-random sequences (Sobol, Halton) are functions of the
