@@ -36,8 +36,8 @@ largest over all set-ups and D.
 
 Every set-up is also run with `pl.parallel.data_parallel(loss, mesh)`, the same
 training with its statistics and gradient computed per device and summed with two
-`psum`s (where every term's count divides among the devices; otherwise, e.g. 2540 points on
-8 devices, it is the partitioned step again).
+`psum`s (a count that does not divide among the devices, e.g. 2540 points on 8,
+is padded per device and the padding's statistics taken off again).
 
 For comparison, the two Burgers set-ups are also run as a hand-written `shard_map`
 step (`jax.shard_map`): the plain-JAX MLP and residual of `burgers_speed.py`, points

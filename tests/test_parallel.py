@@ -92,6 +92,16 @@ def test_per_device_gradient_on_8_devices_equals_1(eight):
     # gradients' rounding differences, relative to small values.
     assert found["weights"] <= 100 * FLOAT32, found
     assert found["opt_state"] <= 100 * FLOAT32, found
+    assert found["per_device"], found
+
+
+def test_per_device_gradient_with_counts_that_do_not_divide(eight):
+    # 803, 50 and 37 points on 8 devices: padded per device, the padding's
+    # statistics taken off again; 100 steps with gradient-norm annealing.
+    found = eight[0]["per-device-uneven-float64"]
+    assert found["per_device"], found
+    for what in ("loss", "params", "weights", "opt_state"):
+        assert found[what] <= FLOAT64, (what, found)
 
 
 def _both(loss, mesh, rebuild, params, batch, weights):

@@ -71,37 +71,58 @@ class DataParallelLoss(CompositeLoss):
         $$\nabla \mathcal{L} = \sum_{j=1}^{D} \sum_k
         \Big(\frac{\partial S_{kj}}{\partial \theta}\Big)^{\!\top} \bar S_k.$$
 
+        A count $n_k$ that does not divide among the devices is padded with
+        $p_k = -n_k \bmod D$ copies of the term's last point; as the statistics add
+        over points, the copies' statistics $C_k$ (computed once, on every device)
+        are taken off again, $S_k = \sum_j S_{kj} - C_k$, and so is their pullback
+        from the gradient. So any count trains per device.
+
         `None` when a term has no such statistics (a plain function, or a
-        least-squares term that is not pointwise and has no `statistics`), or a
-        term's count does not divide among the devices: the step then
-        differentiates the loss as one partitioned program.
+        least-squares term that is not pointwise and has no `statistics`): the step
+        then differentiates the loss as one partitioned program.
 
         `rebuild(p) -> (model, args)` gives the model and the loss arguments at the
         trainable parameters `params` (replicated).
         """
         devices = axis_size(self.mesh, self.axis)
-        reductions = {}
+        reductions, extra = {}, {}
         for name, term in self.terms.items():
             count = _count(batch[name])
             reduction = _reduction(term, count)
-            if reduction is None or not count or count % devices:
+            if reduction is None or not count:
                 return None
             reductions[name] = reduction
+            if count % devices:
+                extra[name] = _last_row(batch[name], devices - count % devices)
         model, full_args = rebuild(params)
         self._check(model, batch, weights, full_args)
         weights = jax.lax.stop_gradient(dict(weights))
         axis = self.axis
+        # Counts that do not divide among the devices: each term is padded with
+        # copies of its last point to a multiple of D, and the copies' statistics
+        # (additive, computed once) are taken off the total again.
+        batch = {
+            name: _padded(points, extra.get(name)) for name, points in batch.items()
+        }
 
-        def local(params, batch, weights):
-            def statistics(params):
-                model, full_args = rebuild(params)
-                return {
-                    name: reductions[name][0](model, batch[name], full_args)
-                    for name in self.terms
-                }
+        def statistics_of(params, batch, names):
+            model, full_args = rebuild(params)
+            return {
+                name: reductions[name][0](model, batch[name], full_args)
+                for name in names
+            }
 
-            own, pullback = jax.vjp(statistics, params)
+        def local(params, batch, extra, weights):
+            own, pullback = jax.vjp(
+                lambda p: statistics_of(p, batch, self.terms), params
+            )
             stats = jax.lax.psum(own, axis)
+            if extra:
+                copies, copies_pullback = jax.vjp(
+                    lambda p: statistics_of(p, extra, extra), params
+                )
+                for name in extra:
+                    stats[name] = jax.tree.map(jnp.subtract, stats[name], copies[name])
 
             def objective(stats, params):
                 _, full_args = rebuild(params)
@@ -117,6 +138,9 @@ class DataParallelLoss(CompositeLoss):
             )(stats, params)
             (through_points,) = pullback(cotangent)
             grads = jax.lax.psum(through_points, axis)
+            if extra:
+                (through_copies,) = copies_pullback({k: cotangent[k] for k in extra})
+                grads = jax.tree.map(jnp.subtract, grads, through_copies)
             # The loss arguments' own dependence on the parameters (trainable
             # coefficients read by `from_statistics`), the same on every device.
             grads = jax.tree.map(jnp.add, grads, direct)
@@ -126,11 +150,27 @@ class DataParallelLoss(CompositeLoss):
         total, terms, grads = jax.shard_map(
             local,
             mesh=self.mesh,
-            in_specs=(replicated, split, replicated),
+            in_specs=(replicated, split, replicated, replicated),
             out_specs=replicated,
             check_vma=False,
-        )(params, dict(batch), weights)
+        )(params, batch, extra, weights)
         return (total, terms), grads
+
+
+def _last_row(points: PyTree, copies: int) -> PyTree:
+    """`copies` copies of the last point of a term's batch entry."""
+    return jax.tree.map(
+        lambda x: jnp.repeat(x[-1:], copies, axis=0) if eqx.is_array(x) else x, points
+    )
+
+
+def _padded(points: PyTree, copies: PyTree | None) -> PyTree:
+    """A term's batch entry with `copies` appended (as it is if None)."""
+    if copies is None:
+        return points
+    return jax.tree.map(
+        lambda x, c: jnp.concatenate([x, c]) if eqx.is_array(x) else x, points, copies
+    )
 
 
 def _reduction(term: Any, count: int | None):
@@ -175,9 +215,10 @@ def data_parallel(loss: Any, mesh: Any, axis: str = "data") -> DataParallelLoss:
     (see `DataParallelLoss.value_and_grad`).
 
     It applies when every term is a pointwise least-squares term or has additive
-    statistics (every builder in `pinnlib.losses`) and every term's point count
-    divides among the devices of `axis`; otherwise the step uses the partitioned
-    program, which is always exact. Strategies, line searches and Gauss–Newton
+    statistics (every builder in `pinnlib.losses`), whatever the point counts (a
+    count that does not divide among the devices of `axis` is padded, and the
+    padding taken off again); otherwise the step uses the partitioned program,
+    which is always exact. Strategies, line searches and Gauss–Newton
     residuals evaluate the wrapped loss as before. Under `vmap`, an
     ensemble whose members are split over another mesh axis
     (`pinnlib.parallel.shard_members(states, mesh, data_axis=axis)`) trains each
