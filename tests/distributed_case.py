@@ -6,8 +6,9 @@
 
 Both processes run this script: they join through `pl.parallel.initialize` (from
 the environment), train on a mesh of all four devices (two per process) with
-points split over them, and save one checkpoint together (process 0 writes it),
-whose history holds the losses.
+points split over them, once as one partitioned program and once with the
+gradient per device (`pl.parallel.data_parallel`), and save a checkpoint of each
+together (process 0 writes it), whose history holds the losses.
 """
 
 import sys
@@ -35,7 +36,13 @@ def main(directory: str) -> None:
     sharded = pl.parallel.shard_sampler(sampler, mesh)
     run = pl.run(training, state, sharded, STEPS, **CHECKPOINT_RUN)
     losses = multihost_utils.process_allgather(run.metrics["loss"], tiled=True)
-    pl.checkpoint.save(directory, run.state, history={"loss": losses})
+    pl.checkpoint.save(f"{directory}/sharded", run.state, history={"loss": losses})
+    # The same run with the gradient per device (data_parallel): 803, 50 and 37
+    # points, padded to a multiple of the 4 devices of the 2 processes.
+    _, fast, _ = checkpoint_problem(lambda loss: pl.parallel.data_parallel(loss, mesh))
+    run = pl.run(fast, state, sharded, STEPS, **CHECKPOINT_RUN)
+    losses = multihost_utils.process_allgather(run.metrics["loss"], tiled=True)
+    pl.checkpoint.save(f"{directory}/per-device", run.state, history={"loss": losses})
 
 
 if __name__ == "__main__":

@@ -325,11 +325,14 @@ def sampler_placement() -> dict:
 CHECKPOINT_RUN = dict(args={"nu": NU}, resample_every=5)
 
 
-def checkpoint_problem():
-    """The model, training and sampler whose checkpoints cross device counts."""
+def checkpoint_problem(wrap=lambda loss: loss):
+    """The model, training and sampler whose checkpoints cross device counts.
+
+    `wrap`: applied to the loss (e.g. `pl.parallel.data_parallel`).
+    """
     u, loss, sampler = problem(jnp.float64)
     training = pl.training(
-        loss,
+        wrap(loss),
         optax.adam(1e-3),
         weighting=pl.weighting.gradient_norm_annealing(),
         update_every=5,
