@@ -21,8 +21,15 @@ import pinnlib as pl  # noqa: E402
 
 procs = pl.parallel.initialize()
 
+import jax.numpy as jnp  # noqa: E402
 from jax.experimental import multihost_utils  # noqa: E402
-from parallel_case import CHECKPOINT_RUN, checkpoint_problem  # noqa: E402
+from parallel_case import (  # noqa: E402
+    CHECKPOINT_RUN,
+    UNEVEN,
+    checkpoint_problem,
+    loss_of,
+    per_device_path,
+)
 
 STEPS = 20
 
@@ -40,6 +47,9 @@ def main(directory: str) -> None:
     # The same run with the gradient per device (data_parallel): 803, 50 and 37
     # points, padded to a multiple of the 4 devices of the 2 processes.
     _, fast, _ = checkpoint_problem(lambda loss: pl.parallel.data_parallel(loss, mesh))
+    per_device = pl.parallel.data_parallel(loss_of(jnp.float64), mesh)
+    path = per_device_path(per_device, jnp.float64, UNEVEN, mesh)
+    assert path == {"per_device": True, "gathered": 0}, path
     run = pl.run(fast, state, sharded, STEPS, **CHECKPOINT_RUN)
     losses = multihost_utils.process_allgather(run.metrics["loss"], tiled=True)
     pl.checkpoint.save(f"{directory}/per-device", run.state, history={"loss": losses})

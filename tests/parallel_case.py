@@ -58,6 +58,27 @@ def data_mesh():
     return jax.make_mesh((8,), ("data",))
 
 
+COLLECTIVES = (
+    "all-gather",
+    "all-reduce",
+    "all-to-all",
+    "collective-permute",
+    "reduce-scatter",
+)
+
+
+def moved(compiled_text: str, kinds=COLLECTIVES) -> int:
+    """Entries of the non-scalar arrays that collectives of `kinds` produce."""
+    pattern = re.compile(r"= (.*?) (" + "|".join(kinds) + r")(?:-start)?\(")
+    total = 0
+    for line in compiled_text.splitlines():
+        found = pattern.search(line)
+        if found:
+            for dims in re.findall(r"\w+\[([\d,]+)\]", found.group(1)):
+                total += int(np.prod([int(n) for n in dims.split(",")]))
+    return total
+
+
 def problem(dtype, counts=UNEVEN, width=16, depth=2):
     return burgers_problem(width=width, depth=depth, counts=counts, dtype=dtype)
 
@@ -150,13 +171,33 @@ def adam_per_device(dtype, counts=EVEN):
     loss = loss_of(dtype)
     fast = pl.parallel.data_parallel(loss, data_mesh())
     out = sampled(training(loss), dtype, 100, 10, counts, training(fast))
-    u, _, sampler = problem(dtype, counts)
-    params, static = eqx.partition(u, eqx.is_inexact_array)
-    batch = jax.jit(pl.parallel.shard_sampler(sampler, data_mesh()))(jax.random.key(0))
-    rebuild = lambda p: (eqx.combine(p, static), {"nu": NU})  # noqa: E731
-    found = fast.value_and_grad(rebuild, params, batch, loss.init_weights(dtype))
-    out["per_device"] = found is not None
+    out.update(per_device_path(fast, dtype, counts))
     return out
+
+
+def per_device_path(fast, dtype, counts, mesh=None, axis="data"):
+    """`per_device` of `fast` on points drawn inside the compiled program.
+
+    The points are interior points only (no boundary faces, which the sampler
+    itself joins with small gathers), so that any gather is the loss's own.
+    """
+    u = problem(dtype, counts)[0]
+    domain = pl.domains.SpaceTime(pl.domains.Interval(-1.0, 1.0), 0.0, 1.0)
+    sets = {k: ("interior", n) for k, n in zip(("pde", "bc", "ic"), counts)}
+    draw = pl.domains.sampler(domain, dtype=dtype, **sets)
+    sharded = pl.parallel.shard_sampler(draw, mesh or data_mesh(), axis)
+    params, static = eqx.partition(u, eqx.is_inexact_array)
+    weights = fast.init_weights(dtype)
+
+    def value_and_grad(params, key):
+        rebuild = lambda p: (eqx.combine(p, static), {"nu": NU})  # noqa: E731
+        return fast.value_and_grad(rebuild, params, sharded(key), weights)
+
+    key = jax.random.key(0)
+    if jax.eval_shape(value_and_grad, params, key) is None:
+        return {"per_device": False}
+    text = jax.jit(value_and_grad).lower(params, key).compile().as_text()
+    return {"per_device": True, "gathered": moved(text, ("all-gather", "all-to-all"))}
 
 
 def lbfgs(dtype):
@@ -222,8 +263,11 @@ def causal(per_device=False):
     training = pl.training(loss, optax.adam(1e-3))
     if not per_device:
         return sampled(training, jnp.float64, 10, 5)
-    fast = pl.training(pl.parallel.data_parallel(loss, data_mesh()), optax.adam(1e-3))
-    return sampled(training, jnp.float64, 10, 5, UNEVEN, fast)
+    per_device = pl.parallel.data_parallel(loss, data_mesh())
+    fast = pl.training(per_device, optax.adam(1e-3))
+    out = sampled(training, jnp.float64, 10, 5, UNEVEN, fast)
+    out.update(per_device_path(per_device, jnp.float64, UNEVEN))
+    return out
 
 
 # Second-order steps amplify the reductions' rounding by the conditioning of their
@@ -280,6 +324,27 @@ def ensemble(mesh, data_axis, per_device=False):
     )
     out["equal"] = bool(np.array_equal(flat(one.state), flat(many.state)))
     out["spec"] = str(members.spec)
+    if per_device:
+        # The members stay split inside the per-device step: it gathers no more
+        # than the partitioned step of the same ensemble.
+        def gathered(training):
+            dynamic, static = eqx.partition(placed, eqx.is_array)
+
+            def step(dynamic):
+                states = eqx.combine(dynamic, static)
+                batch = many_sampler(jax.random.key(0))
+                new, _ = eqx.filter_vmap(lambda s: training.step(s, batch, {"nu": NU}))(
+                    states
+                )
+                return eqx.filter(new, eqx.is_array)
+
+            text = jax.jit(step).lower(dynamic).compile().as_text()
+            return moved(text, ("all-gather", "all-to-all"))
+
+        out["gathered"] = gathered(split)
+        out["gathered_partitioned"] = gathered(training)
+        path = per_device_path(fast, jnp.float32, EVEN, mesh, data_axis)
+        out["per_device"] = path["per_device"]
     return out
 
 
@@ -306,17 +371,10 @@ def sampler_placement() -> dict:
     for name, sampler in samplers.items():
         sharded = jax.jit(pl.parallel.shard_sampler(sampler, data_mesh()))
         text = sharded.lower(jax.random.key(0)).compile().as_text()
-        moved = re.findall(
-            r"= \w+\[([\d,]*)\][^ ]* (?:all-gather|all-reduce|all-to-all|"
-            r"collective-permute|reduce-scatter)(?:-start)?\(",
-            text,
-        )
         one, many = jax.jit(sampler)(jax.random.key(0)), sharded(jax.random.key(0))
         out[name] = {
             "equal": all(np.array_equal(one[k], many[k]) for k in one),
-            "gathered": sum(
-                int(np.prod([int(n) for n in m.split(",") if n])) for m in moved if m
-            ),
+            "gathered": moved(text),
             "devices": min(len(x.sharding.device_set) for x in many.values()),
         }
     return out

@@ -99,7 +99,8 @@ def test_per_device_gradient_with_counts_that_do_not_divide(eight):
     # 803, 50 and 37 points on 8 devices: padded per device, the padding's
     # statistics taken off again; 100 steps with gradient-norm annealing.
     found = eight[0]["per-device-uneven-float64"]
-    assert found["per_device"], found
+    # The per-device path ran, and the padding moved no points between devices.
+    assert found["per_device"] and found["gathered"] == 0, found
     for what in ("loss", "params", "weights", "opt_state"):
         assert found[what] <= FLOAT64, (what, found)
 
@@ -211,6 +212,8 @@ def test_strategies_and_optimizers_on_8_devices_equal_1(eight, case):
     found = eight[0][f"{case}-float64"]
     for what in ("loss", "params", "weights", "opt_state"):
         assert found[what] <= FLOAT64, (what, found)
+    if case.endswith("per-device"):
+        assert found["per_device"] and found["gathered"] == 0, found
 
 
 @pytest.mark.parametrize("case", ["members", "members-data", "members-data-per-device"])
@@ -219,6 +222,11 @@ def test_sharded_ensemble_equals_vmapped_on_one_device(eight, case):
     assert found["spec"].startswith("P('members'"), found
     for what in ("loss", "params", "opt_state"):
         assert found[what] <= FLOAT32, (what, found)
+    if case.endswith("per-device"):
+        # Per device, the members stay split: no more is gathered than by the
+        # partitioned step (the sampler's boundary faces), not every member.
+        assert found["per_device"], found
+        assert found["gathered"] <= found["gathered_partitioned"], found
 
 
 def test_sharded_sampler_draws_on_each_device(eight):

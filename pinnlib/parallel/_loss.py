@@ -152,6 +152,9 @@ class DataParallelLoss(CompositeLoss):
             mesh=self.mesh,
             in_specs=(replicated, split, replicated, replicated),
             out_specs=replicated,
+            # Manual over the points' axis only: other mesh axes (an ensemble's
+            # members) stay with XLA, so their arrays stay split.
+            axis_names=frozenset({axis}),
             check_vma=False,
         )(params, batch, extra, weights)
         return (total, terms), grads
@@ -165,12 +168,23 @@ def _last_row(points: PyTree, copies: int) -> PyTree:
 
 
 def _padded(points: PyTree, copies: PyTree | None) -> PyTree:
-    """A term's batch entry with `copies` appended (as it is if None)."""
+    """A term's batch entry with `copies` appended (as it is if None).
+
+    Written as a pad and a select rather than a concatenation: XLA partitions both
+    where the rows lie, while a concatenation of a split array gathers it whole.
+    """
     if copies is None:
         return points
-    return jax.tree.map(
-        lambda x, c: jnp.concatenate([x, c]) if eqx.is_array(x) else x, points, copies
-    )
+
+    def pad(x, c):
+        if not eqx.is_array(x):
+            return x
+        n = x.shape[0]
+        widths = [(0, c.shape[0])] + [(0, 0)] * (x.ndim - 1)
+        rows = jnp.arange(n + c.shape[0]).reshape(-1, *([1] * (x.ndim - 1)))
+        return jnp.where(rows < n, jnp.pad(x, widths), c[:1])
+
+    return jax.tree.map(pad, points, copies)
 
 
 def _reduction(term: Any, count: int | None):
