@@ -76,6 +76,8 @@ def test_initialize_alone_is_a_single_process(monkeypatch):
 
 
 def test_initialize_names_what_is_missing(monkeypatch):
+    for name in [v for v in os.environ if v.startswith(("SLURM_", "OMPI_", "PMIX_"))]:
+        monkeypatch.delenv(name)  # outside a cluster job
     monkeypatch.delenv("JAX_NUM_PROCESSES", raising=False)
     monkeypatch.delenv("JAX_COORDINATOR_ADDRESS", raising=False)
     monkeypatch.setenv("JAX_PROCESS_ID", "0")
@@ -86,3 +88,20 @@ def test_initialize_names_what_is_missing(monkeypatch):
     monkeypatch.setenv("JAX_NUM_PROCESSES", "two")
     with pytest.raises(ValueError, match="JAX_NUM_PROCESSES to an integer"):
         pl.parallel.initialize("localhost:1234")
+
+
+def test_initialize_takes_what_is_missing_from_the_cluster(monkeypatch):
+    # JAX_COORDINATOR_ADDRESS set by the user, the count and index from SLURM:
+    # JAX completes the settings, which initialize must not refuse.
+    calls = []
+    monkeypatch.setattr(
+        jax.distributed, "initialize", lambda *a, **k: calls.append(a[:3])
+    )
+    monkeypatch.setenv("JAX_COORDINATOR_ADDRESS", "node0:1234")
+    monkeypatch.delenv("JAX_NUM_PROCESSES", raising=False)
+    monkeypatch.delenv("JAX_PROCESS_ID", raising=False)
+    monkeypatch.setenv("SLURM_STEP_NODELIST", "node[0-1]")
+    monkeypatch.setenv("SLURM_PROCID", "0")
+    procs = pl.parallel.initialize()
+    assert calls == [("node0:1234", None, None)]
+    assert procs.source == "slurm"

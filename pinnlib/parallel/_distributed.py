@@ -117,10 +117,15 @@ def initialize(
 
     **Returns:** a `Processes` record.
 
+    Settings can also be mixed: in a cluster job, those not given by the arguments
+    or the environment come from the cluster (e.g. `JAX_COORDINATOR_ADDRESS` set,
+    the process count and index from SLURM).
+
     **Raises:** `ValueError` if some settings are given and others are missing
-    (naming them and where they may come from), or if `process_id` is not in
-    `[0, num_processes)`; `RuntimeError` when called in a cluster job (SLURM or
-    Open MPI variables set) after JAX has started its devices: call it first.
+    outside a cluster job (naming them and where they may come from), or if
+    `process_id` is not in `[0, num_processes)`; `RuntimeError` when called in a
+    cluster job (SLURM or Open MPI variables set) after JAX has started its
+    devices: call it first.
 
     !!! example
 
@@ -172,6 +177,12 @@ def initialize(
         return _describe()._replace(source=source)
     given = {"coordinator_address": address, "num_processes": count,
              "process_id": index}  # fmt: skip
+    in_cluster = [v for v in _CLUSTER_MARKERS if v in os.environ]
+    if (address is None or count is None or index is None) and in_cluster:
+        # A cluster job: JAX takes the settings not given from the cluster.
+        start(address, count, index)
+        source = "slurm" if "SLURM_PROCID" in os.environ else "cluster"
+        return _describe()._replace(source=source)
     if address is None or count is None or index is None:
         missing = [name for name, value in given.items() if value is None]
         raise bad_argument(
