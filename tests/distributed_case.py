@@ -22,13 +22,16 @@ import pinnlib as pl  # noqa: E402
 procs = pl.parallel.initialize()
 
 import jax.numpy as jnp  # noqa: E402
+import numpy as np  # noqa: E402
 from jax.experimental import multihost_utils  # noqa: E402
 from parallel_case import (  # noqa: E402
     CHECKPOINT_RUN,
+    EVEN,
     UNEVEN,
     checkpoint_problem,
     loss_of,
     per_device_path,
+    problem,
 )
 
 STEPS = 20
@@ -53,6 +56,15 @@ def main(directory: str) -> None:
     run = pl.run(fast, state, sharded, STEPS, **CHECKPOINT_RUN)
     losses = multihost_utils.process_allgather(run.metrics["loss"], tiled=True)
     pl.checkpoint.save(f"{directory}/per-device", run.state, history={"loss": losses})
+    # A batch that a compiled program left spread over both processes places as
+    # any other: the same points, split over the mesh.
+    even = problem(jnp.float64, EVEN)[2]
+    drawn = jax.jit(pl.parallel.shard_sampler(even, mesh))(jax.random.key(5))
+    placed = pl.parallel.shard(drawn, mesh)
+    for name, points in even(jax.random.key(5)).items():
+        gathered = multihost_utils.process_allgather(placed[name], tiled=True)
+        assert np.array_equal(gathered, points), name
+        assert placed[name].sharding.spec == jax.sharding.PartitionSpec("data"), name
 
 
 if __name__ == "__main__":

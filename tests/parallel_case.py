@@ -380,6 +380,35 @@ def sampler_placement() -> dict:
     return out
 
 
+def placement_errors() -> dict:
+    """The messages of placements that do not divide among 8 devices."""
+    u, loss, sampler = problem(jnp.float64, EVEN)
+    domain = pl.domains.SpaceTime(pl.domains.Interval(-1.0, 1.0), 0.0, 1.0)
+    pool = pl.domains.sampler(domain, dtype=jnp.float64, pde=("interior", 400))
+    rad = pl.training(
+        loss, optax.adam(1e-3), sampling=pl.sampling.rad(pool, num_points=100)
+    )
+    members = jax.make_mesh((8,), ("members",))
+    attempts = {
+        "batch": lambda: pl.parallel.shard({"pde": jnp.zeros((10, 2))}, data_mesh()),
+        "strategy_points": lambda: pl.parallel.shard_state(
+            rad.init(u, key=jax.random.key(0)), data_mesh()
+        ),
+        "unbatched_members": lambda: pl.parallel.shard_members(
+            pl.training(loss, optax.adam(1e-3)).init(u, key=jax.random.key(0)),
+            members,
+        ),
+    }
+    out = {}
+    for name, attempt in attempts.items():
+        try:
+            attempt()
+            out[name] = None
+        except ValueError as error:
+            out[name] = str(error)
+    return out
+
+
 CHECKPOINT_RUN = dict(args={"nu": NU}, resample_every=5)
 
 
@@ -461,5 +490,6 @@ if __name__ == "__main__":
         print(f"{name}: {time.perf_counter() - start:.1f} s", file=sys.stderr)
     results["checkpoints"] = checkpoints(directory)
     results["sampler_placement"] = sampler_placement()
+    results["placement_errors"] = placement_errors()
     with open(out, "w") as file:
         json.dump(results, file, indent=1)

@@ -270,6 +270,34 @@ def test_placement_errors_name_the_fix():
         pl.parallel.shard_state({"a": jnp.zeros(3)}, mesh)
     with pytest.raises(ValueError, match="a sampler"):
         pl.parallel.shard_sampler(jnp.zeros(3), mesh)
+    with pytest.raises(ValueError, match=r"axes=\.\.\.\).*at most once"):
+        pl.parallel.shard({"a": jnp.zeros((2, 2))}, mesh, ("data", "data"))
+
+
+def test_counts_that_do_not_divide_say_what_to_change(eight):
+    # On 8 devices: each message names the array and the fix that applies to it.
+    found = eight[0]["placement_errors"]
+    assert "multiple of 8 points" in found["batch"], found
+    assert "['pde'] of shape (10, 2)" in found["batch"], found
+    assert "state.points" in found["strategy_points"], found
+    assert "num_points" in found["strategy_points"], found
+    assert "eqx.filter_vmap" in found["unbatched_members"], found
+
+
+def test_per_device_loss_names_a_missing_term():
+    mesh = jax.make_mesh((1,), ("data",))
+    u, loss, sampler = burgers_problem(width=4, depth=1, counts=(8, 4, 4))
+    params, static = eqx.partition(u, eqx.is_inexact_array)
+    batch = sampler(jax.random.key(0))
+    del batch["bc"]
+    fast = pl.parallel.data_parallel(loss, mesh)
+    with pytest.raises(ValueError, match="bc"):
+        fast.value_and_grad(
+            lambda p: (eqx.combine(p, static), {"nu": 0.1}),
+            params,
+            batch,
+            loss.init_weights(),
+        )
 
 
 def test_sharded_sampler_keeps_the_draws_and_step_awareness():

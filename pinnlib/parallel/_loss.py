@@ -84,6 +84,8 @@ class DataParallelLoss(CompositeLoss):
         `rebuild(p) -> (model, args)` gives the model and the loss arguments at the
         trainable parameters `params` (replicated).
         """
+        model, full_args = rebuild(params)
+        self._check(model, batch, weights, full_args)
         devices = axis_size(self.mesh, self.axis)
         reductions, extra = {}, {}
         for name, term in self.terms.items():
@@ -94,8 +96,6 @@ class DataParallelLoss(CompositeLoss):
             reductions[name] = reduction
             if count % devices:
                 extra[name] = _last_row(batch[name], devices - count % devices)
-        model, full_args = rebuild(params)
-        self._check(model, batch, weights, full_args)
         weights = jax.lax.stop_gradient(dict(weights))
         axis = self.axis
         # Counts that do not divide among the devices: each term is padded with

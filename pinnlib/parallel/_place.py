@@ -24,11 +24,40 @@ def spec_of(where: str, mesh: Any, axes: Axes) -> PartitionSpec:
     for name in names:
         if name is not None:
             check_axis(where, mesh, name, "axes")
+    named = [name for name in names if name is not None]
+    if len(set(named)) < len(named):
+        raise bad_argument(
+            f"{where}(axes=...)",
+            "each mesh axis at most once",
+            axes,
+            "Split each leading dimension over its own mesh axis, e.g. "
+            "('members', 'data').",
+        )
     return PartitionSpec(*names)
 
 
-def _check_divisible(where: str, path, leaf, mesh: Any, spec: PartitionSpec) -> None:
-    """Raise unless every split dimension of `leaf` divides among its devices."""
+# What to do about a split dimension that does not divide among its devices.
+_POINTS_FIX = (
+    "Use a multiple of {devices} points, or draw the points inside the compiled "
+    "loop with pl.parallel.shard_sampler, which splits any count."
+)
+_STRATEGY_FIX = (
+    "Give the sampling strategy a point count (num_points) that is a multiple of "
+    "{devices}."
+)
+_MEMBERS_FIX = (
+    "Stack a multiple of {devices} members along the leading axis: build the "
+    "states under vmap, eqx.filter_vmap(lambda k: training.init(..., key=k))(keys)."
+)
+
+
+def _check_divisible(
+    where: str, path, leaf, mesh: Any, spec: PartitionSpec, fixes: Sequence[str]
+) -> None:
+    """Raise unless every split dimension of `leaf` divides among its devices.
+
+    `fixes[i]`: the advice for dimension `i` (formatted with `devices`).
+    """
     if len(spec) > leaf.ndim:
         raise bad_argument(
             where,
@@ -43,9 +72,7 @@ def _check_divisible(where: str, path, leaf, mesh: Any, spec: PartitionSpec) -> 
                 where,
                 f"dimension {dim} divisible by the {devices} devices of axis {name!r}",
                 f"{jax.tree_util.keystr(path) or '<root>'} of shape {leaf.shape}",
-                f"Use a multiple of {devices} points (or members), or draw the "
-                "points inside the compiled loop with pl.parallel.shard_sampler, "
-                "which splits any count.",
+                fixes[min(dim, len(fixes) - 1)].format(devices=devices),
             )
 
 
@@ -58,18 +85,31 @@ def _put(leaf, sharding: NamedSharding):
     """
     if sharding.is_fully_addressable:
         return jax.device_put(leaf, sharding)
+    if isinstance(leaf, jax.Array) and not leaf.is_fully_addressable:
+        # Already spread over the processes (a compiled program's output): JAX
+        # moves it to the new sharding; no process holds all of it to copy from.
+        return jax.device_put(leaf, sharding)
     if is_key(leaf):
         return through_key_data(lambda data: _put(data, sharding), leaf)
     value = np.asarray(leaf)
     return jax.make_array_from_callback(value.shape, sharding, lambda i: value[i])
 
 
-def place(where: str, tree: PyTree, mesh: Any, spec: PartitionSpec) -> PyTree:
-    """Every array leaf of `tree` put on `mesh` with `spec`; other leaves kept."""
+def place(
+    where: str,
+    tree: PyTree,
+    mesh: Any,
+    spec: PartitionSpec,
+    fixes: Sequence[str] = (_POINTS_FIX,),
+) -> PyTree:
+    """Every array leaf of `tree` put on `mesh` with `spec`; other leaves kept.
+
+    `fixes`: per split dimension, what to do when it does not divide.
+    """
     dynamic, static = eqx.partition(tree, eqx.is_array)
 
     def put(path, leaf):
-        _check_divisible(where, path, leaf, mesh, spec)
+        _check_divisible(where, path, leaf, mesh, spec, fixes)
         return _put(leaf, NamedSharding(mesh, spec))
 
     return eqx.combine(jax.tree_util.tree_map_with_path(put, dynamic), static)
@@ -142,10 +182,12 @@ def _with_points(where, state, mesh, replicated_spec, points_spec):
     """`state` placed with `replicated_spec`, its strategy's points with `points_spec`."""
     points = getattr(state, "points", None)
     rest = eqx.tree_at(lambda s: s.points, state, None, is_leaf=lambda x: x is None)
-    rest = place(where, rest, mesh, replicated_spec)
+    # A split leading axis of the state is the members' axis (`shard_members`).
+    rest = place(where, rest, mesh, replicated_spec, (_MEMBERS_FIX,))
     if points is None:
         return rest
-    points = place(f"{where}(state.points)", points, mesh, points_spec)
+    fixes = (_STRATEGY_FIX,) if len(points_spec) < 2 else (_MEMBERS_FIX, _STRATEGY_FIX)
+    points = place(f"{where}(state.points)", points, mesh, points_spec, fixes)
     return eqx.tree_at(lambda s: s.points, rest, points, is_leaf=lambda x: x is None)
 
 
@@ -155,7 +197,8 @@ def _check_state(where: str, state) -> None:
             f"{where}(state=...)",
             "a pinnlib.TrainState",
             type(state).__name__,
-            "Pass the state from training.init(...) (or pl.replicate any other tree).",
+            "Pass the state from training.init(...), or place any other tree "
+            "with pl.parallel.replicate or pl.parallel.shard.",
         )
 
 
