@@ -74,8 +74,12 @@ def shard_sampler(sampler: Any, mesh: Any, axis: str = "data") -> ShardedSampler
     partitionable (`jax_threefry_partitionable`, on by default), so device $j$
     computes rows $[j n / D, (j + 1) n / D)$ of the same $n$ points a single device
     would draw, and quasi-random sequences (Sobol, Halton) are functions of the
-    index. Any point count works: XLA pads a count that does not divide among the
-    devices, and the loss means stay means over the $n$ real points.
+    index. Any point count works inside the compiled loop (`pinnlib.run`,
+    `pinnlib.fit`): XLA pads a count that does not divide among the devices, and
+    the loss means stay means over the $n$ real points. A batch returned by a
+    compiled function cannot be split unevenly: JAX then returns it whole on every
+    device, so draw a fixed batch with counts that divide (or place it with
+    `pinnlib.parallel.shard`, which says which count does not).
 
     **Arguments:**
 
