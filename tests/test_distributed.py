@@ -71,8 +71,19 @@ def test_initialize_alone_is_a_single_process(monkeypatch):
         monkeypatch.delenv(name, raising=False)
     for name in [v for v in os.environ if v.startswith(("SLURM_", "OMPI_"))]:
         monkeypatch.delenv(name)
+    # Here JAX has started its devices already; a fresh process, where
+    # initialize first asks JAX to detect a cluster, finds none either.
     procs = pl.parallel.initialize()
     assert procs == pl.parallel.Processes(0, 1, 1, 1, "single")
+    fresh = subprocess.run(
+        [sys.executable, "-c", "import pinnlib as pl; print(pl.parallel.initialize())"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "JAX_PLATFORMS": "cpu", "PYTHONPATH": str(ROOT)},
+    )
+    assert fresh.returncode == 0, fresh.stderr[-2000:]
+    assert "source='single'" in fresh.stdout, fresh.stdout
 
 
 def test_initialize_names_what_is_missing(monkeypatch):
