@@ -215,42 +215,36 @@ def ntk():
     return sampled(training, jnp.float64, 10, 5)
 
 
-def rad():
+def adaptive(strategy, pool_size, sample_every, steps):
+    """A sampling strategy `strategy(pool)` on a pool of interior candidates."""
     domain = pl.domains.SpaceTime(pl.domains.Interval(-1.0, 1.0), 0.0, 1.0)
-    pool = pl.domains.sampler(domain, dtype=jnp.float64, pde=("interior", 2000))
+    pool = pl.domains.sampler(domain, dtype=jnp.float64, pde=("interior", pool_size))
     training = pl.training(
         loss_of(jnp.float64),
         optax.adam(1e-3),
-        sampling=pl.sampling.rad(pool, num_points=400),
-        sample_every=5,
+        sampling=strategy(pool),
+        sample_every=sample_every,
     )
-    return sampled(training, jnp.float64, 10, 5)
+    return sampled(training, jnp.float64, steps, 5)
+
+
+def rad():
+    """RAD: the points redrawn by residual every 5 steps."""
+    return adaptive(lambda pool: pl.sampling.rad(pool, num_points=400), 2000, 5, 10)
 
 
 def rar_d():
     """RAR-D: points added where the residual is large, every 5 steps."""
-    domain = pl.domains.SpaceTime(pl.domains.Interval(-1.0, 1.0), 0.0, 1.0)
-    pool = pl.domains.sampler(domain, dtype=jnp.float64, pde=("interior", 2000))
-    training = pl.training(
-        loss_of(jnp.float64),
-        optax.adam(1e-3),
-        sampling=pl.sampling.rar_d(pool, num_points=400, num_added=40),
-        sample_every=5,
-    )
-    return sampled(training, jnp.float64, 15, 5)
+    add = lambda pool: pl.sampling.rar_d(pool, num_points=400, num_added=40)  # noqa: E731
+    return adaptive(add, 2000, 5, 15)
 
 
 def time_marching():
     """Time marching: fresh points on a window that grows every 5 steps."""
-    domain = pl.domains.SpaceTime(pl.domains.Interval(-1.0, 1.0), 0.0, 1.0)
-    pool = pl.domains.sampler(domain, dtype=jnp.float64, pde=("interior", 400))
-    training = pl.training(
-        loss_of(jnp.float64),
-        optax.adam(1e-3),
-        sampling=pl.sampling.time_marching(pool, num_windows=3, steps_per_window=5),
-        sample_every=1,
+    march = lambda pool: pl.sampling.time_marching(  # noqa: E731
+        pool, num_windows=3, steps_per_window=5
     )
-    return sampled(training, jnp.float64, 15, 5)
+    return adaptive(march, 400, 1, 15)
 
 
 def causal(per_device=False):
