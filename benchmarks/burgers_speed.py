@@ -91,12 +91,17 @@ def pinnlib_model(weights):
     return eqx.tree_at(lambda m: m.layers, u, layers)
 
 
-def pinnlib_runner(num_steps):
-    loss = pl.losses.combine(
+def burgers_loss():
+    """The set-up's loss: residual, u(+-1, t) = 0 and u(x, 0) = -sin(pi x), weights 1."""
+    return pl.losses.combine(
         pde=pl.losses.residual(pl.pdes.burgers),
         bc=pl.losses.dirichlet(0.0),
         ic=pl.losses.initial(lambda p: -jnp.sin(jnp.pi * p[0])),
     )
+
+
+def pinnlib_runner(num_steps):
+    loss = burgers_loss()
     optimizer = optax.adam(1e-3)
     step = pl.make_step(loss, optimizer)
     run = eqx.filter_jit(pl.run_steps)

@@ -32,17 +32,9 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 from _burgers_setup import NU, init_weights, make_points
-from burgers_speed import _residual_rev, pinnlib_model, plain_jax_runner
+from burgers_speed import _residual_rev, burgers_loss, pinnlib_model, plain_jax_runner
 
 import pinnlib as pl
-
-
-def _loss():
-    return pl.losses.combine(
-        pde=pl.losses.residual(pl.pdes.burgers),
-        bc=pl.losses.dirichlet(0.0),
-        ic=pl.losses.initial(lambda p: -jnp.sin(jnp.pi * p[0])),
-    )
 
 
 def _flat(model) -> np.ndarray:
@@ -69,7 +61,7 @@ def main():
     dtype = jnp.dtype(opts.dtype)
 
     batch = {k: jnp.asarray(v, dtype) for k, v in make_points(0).items()}
-    training = pl.training(_loss(), optax.adam(1e-3))
+    training = pl.training(burgers_loss(), optax.adam(1e-3))
     args = {"nu": jnp.asarray(NU, dtype)}
     weights = [
         [(w.astype(dtype), b.astype(dtype)) for w, b in init_weights(seed)]

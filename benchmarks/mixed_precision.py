@@ -51,17 +51,9 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 from _burgers_setup import NU, init_weights, make_points
-from burgers_speed import pinnlib_model
+from burgers_speed import burgers_loss, pinnlib_model
 
 import pinnlib as pl
-
-
-def burgers_loss():
-    return pl.losses.combine(
-        pde=pl.losses.residual(pl.pdes.burgers),
-        bc=pl.losses.dirichlet(0.0),
-        ic=pl.losses.initial(lambda p: -jnp.sin(jnp.pi * p[0])),
-    )
 
 
 def setups(width: int, points: int) -> dict:

@@ -92,7 +92,7 @@ from _burgers_setup import (
     init_weights,
     make_points,
 )
-from burgers_speed import _mlp, _residual_rev, pinnlib_model
+from burgers_speed import _mlp, _residual_rev, burgers_loss, pinnlib_model
 from jax.sharding import AxisType, Mesh, NamedSharding, PartitionSpec as P
 
 import pinnlib as pl
@@ -108,14 +108,6 @@ LARGE_PER_DEVICE = (2**14, 128, 128)
 _FORCE = "--xla_force_host_platform_device_count"
 
 # ---------------------------------------------------------------- problems
-
-
-def burgers_loss():
-    return pl.losses.combine(
-        pde=pl.losses.residual(pl.pdes.burgers),
-        bc=pl.losses.dirichlet(0.0),
-        ic=pl.losses.initial(lambda p: -jnp.sin(jnp.pi * p[0])),
-    )
 
 
 def _block(seed: int) -> dict[str, np.ndarray]:
